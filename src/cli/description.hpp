@@ -1,0 +1,52 @@
+// The JSON description of a context read by `modctx check`, turned into
+// tensors that carry no data (nothing is allocated for them; each keeps the
+// device the description names).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "modctx/context.hpp"
+#include "modctx/forward.hpp"
+
+namespace modctx::cli {
+
+// The forward arguments of a description: the token-id shape (absent: no
+// tokens) and whether KV caches are given.
+struct ForwardDescription {
+  std::optional<std::vector<int64_t>> tokens;
+  bool kv_caches = false;
+
+  ForwardArgs args() const { return ForwardArgs{tokens.has_value(), kv_caches}; }
+};
+
+struct Description {
+  ContextFields fields;                       // unchecked: construction runs later
+  std::optional<ForwardDescription> forward;  // absent: construction checks only
+};
+
+// An unusable description: `path` is the JSON pointer of the faulty value
+// ("" for the whole document), what() says what is wrong with it.
+class DescriptionError : public std::runtime_error {
+ public:
+  DescriptionError(std::string path, const std::string& message)
+      : std::runtime_error(message), path_(std::move(path)) {}
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Parses a whole JSON document. Throws DescriptionError, nothing else.
+Description parse_description(const std::string& text);
+
+// A tensor of the given shape, dtype and device whose storage holds no data.
+at::Tensor metadata_tensor(const std::vector<int64_t>& shape, at::ScalarType dtype, at::Device device);
+
+// PyTorch's dtype names without "torch." and their aliases ("long", "half", ...).
+bool parse_dtype(const std::string& name, at::ScalarType* out) noexcept;
+
+}  // namespace modctx::cli
