@@ -74,6 +74,8 @@ MALFORMED = [
      "/fields/prefix_embeds/shape: expected a shape"),
     ('{"fields": {"prefix_embeds": {"shape": [4294967296, 4294967296], "dtype": "float32"}}}',
      "/fields/prefix_embeds/shape: the shape has more elements than a tensor can hold"),
+    ('{"fields": {"prefix_embeds": {"shape": [0, 4294967296, 4294967296], "dtype": "float32"}}}',
+     "/fields/prefix_embeds/shape: the shape has more elements than a tensor can hold"),
     ('{"fields": {"prefix_embeds": {"shape": [18446744073709551615], "dtype": "float32"}}}',
      "/fields/prefix_embeds/shape/0: expected a size"),
     ('{"fields": {"prefix_embeds": {"shape": [1], "dtype": "floot32"}}}',

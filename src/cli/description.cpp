@@ -93,8 +93,9 @@ std::vector<int64_t> parse_shape(const json& v, const std::string& path) {
   for (size_t i = 0; i < v.size(); ++i) {
     const auto size = as_int64(v[i]);
     if (!size || *size < 0) fail(child(path, i), "expected a size (an integer >= 0), found " + v[i].dump());
-    // The byte count must fit int64 even for the widest dtype (16 bytes).
-    if (__builtin_mul_overflow(elements, *size, &elements) || elements > INT64_MAX / 16)
+    // The byte count must fit int64 even for the widest dtype (16 bytes), and
+    // so must LibTorch's contiguous strides (products of max(size, 1)).
+    if (__builtin_mul_overflow(elements, *size ? *size : 1, &elements) || elements > INT64_MAX / 16)
       fail(path, "the shape has more elements than a tensor can hold");
     shape.push_back(*size);
   }

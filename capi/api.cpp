@@ -1,0 +1,397 @@
+// The C ABI's entry points: argument checks, ownership, and the dlopen table.
+// Each function catches everything (guarded) and answers with a status.
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include "last_error.hpp"
+#include "modctx.h"
+#include "modctx/modctx.hpp"
+#include "tensor_export.hpp"
+#include "tensor_import.hpp"
+
+using modctx::capi::fail;
+using modctx::capi::fail_static;
+using modctx::capi::guarded;
+using modctx::capi::PendingRelease;
+
+// The C and C++ code lists are one list.
+#define MODCTX_SAME_CODE(c, cpp) static_assert(static_cast<int>(c) == static_cast<int>(modctx::Code::cpp), #c)
+MODCTX_SAME_CODE(MODCTX_OK, ok);
+MODCTX_SAME_CODE(MODCTX_ERR_INVALID_ARGUMENT, invalid_argument);
+MODCTX_SAME_CODE(MODCTX_ERR_ROUTES, routes);
+MODCTX_SAME_CODE(MODCTX_ERR_IMAGE_MASK, image_mask);
+MODCTX_SAME_CODE(MODCTX_ERR_MODALITY_IDS, modality_ids);
+MODCTX_SAME_CODE(MODCTX_ERR_KEY_PADDING_MASK, key_padding_mask);
+MODCTX_SAME_CODE(MODCTX_ERR_FORWARD_INPUTS, forward_inputs);
+MODCTX_SAME_CODE(MODCTX_ERR_KV_CACHE, kv_cache);
+MODCTX_SAME_CODE(MODCTX_ERR_DTYPE, dtype);
+MODCTX_SAME_CODE(MODCTX_ERR_SHAPE, shape);
+MODCTX_SAME_CODE(MODCTX_ERR_DEVICE, device);
+MODCTX_SAME_CODE(MODCTX_ERR_MISSING_FIELD, missing_field);
+MODCTX_SAME_CODE(MODCTX_ERR_UNSUPPORTED, unsupported);
+MODCTX_SAME_CODE(MODCTX_ERR_OUT_OF_MEMORY, out_of_memory);
+MODCTX_SAME_CODE(MODCTX_ERR_INTERNAL, internal);
+MODCTX_SAME_CODE(MODCTX_ERR_SLICE, slice);
+MODCTX_SAME_CODE(MODCTX_ERR_UNUSED_FIELD, unused_field);
+MODCTX_SAME_CODE(MODCTX_ERR_VALUE, value);
+MODCTX_SAME_CODE(MODCTX_ERR_FORMAT, format);
+static_assert(MODCTX_FIELD_COUNT == modctx::kFieldCount, "field lists differ");
+static_assert(sizeof(modctx_status) == sizeof(int) && sizeof(modctx_field) == sizeof(int), "enums are int-sized");
+
+struct modctx_builder {
+  modctx::ContextFields fields;
+};
+
+// Immutable once built; shared by reference count (modctx_context_retain).
+struct modctx_context {
+  std::atomic<int64_t> references{1};
+  modctx::ModalityContext value;
+};
+
+namespace {
+
+bool valid_field(modctx_field f) { return static_cast<int>(f) >= 0 && static_cast<int>(f) < MODCTX_FIELD_COUNT; }
+
+modctx::Field to_field(modctx_field f) { return static_cast<modctx::Field>(f); }
+
+modctx_status null_argument(const char* function, const char* argument) {
+  return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(function) + ": " + argument + " is NULL");
+}
+
+modctx_status unknown_field(const char* function, modctx_field f) {
+  return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(function) + ": unknown field " +
+                                               std::to_string(static_cast<int>(f)) + " (expected 0 to 5)");
+}
+
+// Shared by the three setters: checks the builder and field, then imports.
+template <class Import>
+modctx_status set_field(const char* function, modctx_builder* builder, modctx_field field, bool tensor_given,
+                        Import&& import) {
+  if (!builder) return null_argument(function, "builder");
+  if (!valid_field(field)) return unknown_field(function, field);
+  if (!tensor_given) return null_argument(function, "tensor");
+  at::Tensor tensor;
+  const modctx::Status s = import(modctx::field_name(to_field(field)), &tensor);
+  if (!s.ok()) return fail(s);
+  builder->fields[to_field(field)] = std::move(tensor);
+  return MODCTX_OK;
+}
+
+modctx::Slice to_slice(const modctx_slice& s) {
+  modctx::Slice out;
+  if (s.flags & MODCTX_SLICE_HAS_START) out.start = s.start;
+  if (s.flags & MODCTX_SLICE_HAS_STOP) out.stop = s.stop;
+  if (s.flags & MODCTX_SLICE_HAS_STEP) out.step = s.step;
+  return out;
+}
+
+constexpr uint32_t kAllSliceFlags = MODCTX_SLICE_HAS_START | MODCTX_SLICE_HAS_STOP | MODCTX_SLICE_HAS_STEP;
+
+modctx_status bad_slice_flags(const char* function, uint32_t flags) {
+  return fail(MODCTX_ERR_INVALID_ARGUMENT,
+              std::string(function) + ": unknown slice flags 0x" + [&] {
+                char buf[16];
+                std::snprintf(buf, sizeof buf, "%x", flags & ~kAllSliceFlags);
+                return std::string(buf);
+              }());
+}
+
+}  // namespace
+
+MODCTX_API modctx_status modctx_builder_new(modctx_builder** out) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  return guarded(fn, [&] {
+    if (!out) return null_argument(fn, "out");
+    *out = nullptr;
+    *out = new modctx_builder();
+    return MODCTX_OK;
+  });
+}
+
+MODCTX_API modctx_status modctx_builder_new_from_context(const modctx_context* context, modctx_builder** out) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  return guarded(fn, [&] {
+    if (!out) return null_argument(fn, "out");
+    *out = nullptr;
+    if (!context) return null_argument(fn, "context");
+    *out = new modctx_builder{context->value.fields()};
+    return MODCTX_OK;
+  });
+}
+
+MODCTX_API void modctx_builder_free(modctx_builder* builder) {
+  // Destroying tensors runs foreign deleters; nothing may escape.
+  try {
+    delete builder;
+  } catch (...) {
+  }
+}
+
+MODCTX_API modctx_status modctx_builder_set_dlpack(modctx_builder* builder, modctx_field field,
+                                                   DLManagedTensor* tensor) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  PendingRelease owner = PendingRelease::of(tensor);
+  return guarded(fn, [&] {
+    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, at::Tensor* out) {
+      return modctx::capi::import_dlpack(tensor->dl_tensor, what, owner, out);
+    });
+  });
+}
+
+MODCTX_API modctx_status modctx_builder_set_dlpack_versioned(modctx_builder* builder, modctx_field field,
+                                                             DLManagedTensorVersioned* tensor) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  PendingRelease owner = PendingRelease::of(tensor);
+  return guarded(fn, [&] {
+    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, at::Tensor* out) {
+      return modctx::capi::import_dlpack_versioned(*tensor, what, owner, out);
+    });
+  });
+}
+
+MODCTX_API modctx_status modctx_builder_set_tensor(modctx_builder* builder, modctx_field field,
+                                                   const modctx_tensor_desc* tensor) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  PendingRelease owner = PendingRelease::of(tensor);
+  return guarded(fn, [&] {
+    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, at::Tensor* out) {
+      return modctx::capi::import_desc(*tensor, what, owner, out);
+    });
+  });
+}
+
+MODCTX_API modctx_status modctx_builder_clear(modctx_builder* builder, modctx_field field) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  return guarded(fn, [&] {
+    if (!builder) return null_argument(fn, "builder");
+    if (!valid_field(field)) return unknown_field(fn, field);
+    builder->fields[to_field(field)] = at::Tensor();
+    return MODCTX_OK;
+  });
+}
+
+MODCTX_API modctx_status modctx_builder_set_output_slice(modctx_builder* builder, const modctx_slice* slice) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  return guarded(fn, [&] {
+    if (!builder) return null_argument(fn, "builder");
+    if (!slice) {
+      builder->fields.output_slice.reset();
+      return MODCTX_OK;
+    }
+    if (slice->flags & ~kAllSliceFlags) return bad_slice_flags(fn, slice->flags);
+    builder->fields.output_slice = to_slice(*slice);
+    return MODCTX_OK;
+  });
+}
+
+MODCTX_API modctx_status modctx_builder_build(const modctx_builder* builder, modctx_context** out) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  return guarded(fn, [&] {
+    if (!out) return null_argument(fn, "out");
+    *out = nullptr;
+    if (!builder) return null_argument(fn, "builder");
+    // Check first, then copy the fields (reference counts) into the context.
+    const modctx::Status s = modctx::validate_construction(builder->fields);
+    if (!s.ok()) return fail(s);
+    auto* context = new modctx_context();
+    // validate_construction passed above: make() cannot fail here.
+    (void)modctx::ModalityContext::make(builder->fields, &context->value);
+    *out = context;
+    return MODCTX_OK;
+  });
+}
+
+MODCTX_API void modctx_context_free(modctx_context* context) {
+  if (!context) return;
+  if (context->references.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  try {
+    delete context;
+  } catch (...) {
+  }
+}
+
+MODCTX_API modctx_status modctx_context_retain(modctx_context* context, modctx_context** out) {
+  if (!out) return null_argument(__func__, "out");
+  *out = nullptr;
+  if (!context) return null_argument(__func__, "context");
+  context->references.fetch_add(1, std::memory_order_relaxed);
+  *out = context;
+  return MODCTX_OK;
+}
+
+MODCTX_API modctx_status modctx_context_has(const modctx_context* context, modctx_field field, int* out) {
+  if (!out) return null_argument(__func__, "out");
+  *out = 0;
+  if (!context) return null_argument(__func__, "context");
+  if (!valid_field(field)) return unknown_field(__func__, field);
+  *out = context->value.has(to_field(field)) ? 1 : 0;
+  return MODCTX_OK;
+}
+
+namespace {
+
+template <class Managed, class Export>
+modctx_status get_field(const char* function, const modctx_context* context, modctx_field field, Managed** out,
+                        Export&& export_fn) {
+  return guarded(function, [&] {
+    if (!out) return null_argument(function, "out");
+    *out = nullptr;
+    if (!context) return null_argument(function, "context");
+    if (!valid_field(field)) return unknown_field(function, field);
+    const at::Tensor& t = context->value.get(to_field(field));
+    if (!t.defined())
+      return fail(MODCTX_ERR_MISSING_FIELD, std::string(function) + ": modality." +
+                                                modctx::field_name(to_field(field)) + " is not set");
+    const modctx::Status s = export_fn(t, out);
+    return s.ok() ? MODCTX_OK : fail(s);
+  });
+}
+
+}  // namespace
+
+MODCTX_API modctx_status modctx_context_get_dlpack(const modctx_context* context, modctx_field field,
+                                                   DLManagedTensor** out) {
+  return get_field(__func__, context, field, out, [](const at::Tensor& t, DLManagedTensor** o) {
+    return modctx::capi::export_dlpack(t, o);
+  });
+}
+
+MODCTX_API modctx_status modctx_context_get_dlpack_versioned(const modctx_context* context, modctx_field field,
+                                                             DLManagedTensorVersioned** out) {
+  return get_field(__func__, context, field, out, [](const at::Tensor& t, DLManagedTensorVersioned** o) {
+    return modctx::capi::export_dlpack_versioned(t, o);
+  });
+}
+
+MODCTX_API modctx_status modctx_context_get_output_slice(const modctx_context* context, int* has,
+                                                         modctx_slice* out) {
+  if (!has) return null_argument(__func__, "has");
+  *has = 0;
+  if (!out) return null_argument(__func__, "out");
+  std::memset(out, 0, sizeof *out);
+  if (!context) return null_argument(__func__, "context");
+  const auto& slice = context->value.output_slice();
+  if (!slice) return MODCTX_OK;
+  *has = 1;
+  if (slice->start) out->start = *slice->start, out->flags |= MODCTX_SLICE_HAS_START;
+  if (slice->stop) out->stop = *slice->stop, out->flags |= MODCTX_SLICE_HAS_STOP;
+  if (slice->step) out->step = *slice->step, out->flags |= MODCTX_SLICE_HAS_STEP;
+  return MODCTX_OK;
+}
+
+MODCTX_API modctx_status modctx_context_describe(const modctx_context* context, char* buf, size_t cap,
+                                                 size_t* len) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  return guarded(fn, [&] {
+    if (len) *len = 0;
+    if (!buf && cap) return null_argument(fn, "buf (with cap > 0)");
+    if (buf && cap) buf[0] = '\0';
+    if (!context) return null_argument(fn, "context");
+    const std::string text = context->value.describe();
+    if (cap) {
+      const size_t n = text.size() < cap - 1 ? text.size() : cap - 1;
+      std::memcpy(buf, text.data(), n);
+      buf[n] = '\0';
+    }
+    if (len) *len = text.size();
+    return MODCTX_OK;
+  });
+}
+
+MODCTX_API modctx_status modctx_check_forward(const modctx_context* context, int has_tokens, int has_kv_caches) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  return guarded(fn, [&] {
+    const modctx::Status s = modctx::validate_forward(context ? &context->value : nullptr,
+                                                      modctx::ForwardArgs{has_tokens != 0, has_kv_caches != 0});
+    return s.ok() ? MODCTX_OK : fail(s);
+  });
+}
+
+MODCTX_API modctx_status modctx_slice_indices(const modctx_slice* slice, int64_t length, int64_t* start,
+                                              int64_t* stop, int64_t* step, int64_t* count) {
+  if (!slice) return null_argument(__func__, "slice");
+  if (!start || !stop || !step || !count) return null_argument(__func__, "an output pointer");
+  if (slice->flags & ~kAllSliceFlags) return bad_slice_flags(__func__, slice->flags);
+  modctx::Slice::Indices r{};
+  const char* error = nullptr;
+  if (!to_slice(*slice).try_indices(length, &r, &error)) return fail_static(MODCTX_ERR_SLICE, error);
+  *start = r.start;
+  *stop = r.stop;
+  *step = r.step;
+  *count = r.count;
+  return MODCTX_OK;
+}
+
+MODCTX_API modctx_status modctx_context_apply_output_slice(const modctx_context* context, DLManagedTensor* hidden,
+                                                           DLManagedTensor** out) {
+  const char* const fn = __func__;  // lambdas have their own __func__
+  PendingRelease owner = PendingRelease::of(hidden);
+  return guarded(fn, [&] {
+    if (!out) return null_argument(fn, "out");
+    *out = nullptr;
+    if (!context) return null_argument(fn, "context");
+    if (!hidden) return null_argument(fn, "hidden");
+    at::Tensor h;
+    modctx::Status s = modctx::capi::import_dlpack(hidden->dl_tensor, "hidden", owner, &h);
+    if (!s.ok()) return fail(s);
+    const auto& slice = context->value.output_slice();
+    const at::Tensor view = slice ? modctx::apply_output_slice(h, *slice) : h;
+    s = modctx::capi::export_dlpack(view, out);
+    return s.ok() ? MODCTX_OK : fail(s);
+  });
+}
+
+MODCTX_API const char* modctx_status_name(modctx_status status) {
+  return modctx::code_name(static_cast<modctx::Code>(status));
+}
+
+MODCTX_API const char* modctx_field_name(modctx_field field) {
+  return valid_field(field) ? modctx::field_name(to_field(field)) : nullptr;
+}
+
+MODCTX_API const char* modctx_version(void) { return MODCTX_VERSION_STRING; }
+
+MODCTX_API uint32_t modctx_abi_version(void) { return MODCTX_ABI_VERSION; }
+
+MODCTX_API const modctx_api* modctx_get_api(uint32_t abi_version) {
+  static const modctx_api table = {
+      MODCTX_ABI_VERSION,
+      sizeof(modctx_api),
+      modctx_builder_new,
+      modctx_builder_free,
+      modctx_builder_set_dlpack,
+      modctx_builder_set_dlpack_versioned,
+      modctx_builder_clear,
+      modctx_builder_set_output_slice,
+      modctx_builder_build,
+      modctx_context_free,
+      modctx_context_has,
+      modctx_context_get_dlpack,
+      modctx_context_get_dlpack_versioned,
+      modctx_context_get_output_slice,
+      modctx_context_describe,
+      modctx_check_forward,
+      modctx_slice_indices,
+      modctx_last_error,
+      modctx_status_name,
+      modctx_version,
+      modctx_abi_version,
+      modctx_builder_new_from_context,
+      modctx_builder_set_tensor,
+      modctx_context_retain,
+      modctx_context_apply_output_slice,
+      modctx_field_name,
+  };
+  if (abi_version == 0 || abi_version > MODCTX_ABI_VERSION) {
+    char message[128];
+    std::snprintf(message, sizeof message,
+                  "modctx_get_api: ABI version %u is not served (this library serves 1 to %u)", abi_version,
+                  MODCTX_ABI_VERSION);
+    fail(MODCTX_ERR_UNSUPPORTED, message);
+    return nullptr;
+
+  }
+  return &table;
+}

@@ -1,0 +1,438 @@
+/*
+ * modctx.h: the C ABI of modctx.
+ *
+ * modctx builds and checks the multimodal inputs of a transformer forward
+ * pass (a ModalityContext) exactly as the KempnerForge reference does: same
+ * accept/reject, same first error, byte-identical messages.
+ *
+ * Pure C99; also valid C++. Link with -lmodctx (pkg-config: modctx), or
+ * dlopen libmodctx.so.1 and resolve the single symbol `modctx_get_api`.
+ *
+ * Conventions (libgit2's):
+ *   - Every function that can fail returns a modctx_status; MODCTX_OK is 0.
+ *     On failure, modctx_last_error() holds this thread's message for it.
+ *     Successful calls leave the last message alone.
+ *   - Objects are opaque handles: modctx_<noun>_new / _build create them,
+ *     modctx_<noun>_free destroys them; free accepts NULL.
+ *   - Every pointer argument may be NULL without crashing: the answer is then
+ *     MODCTX_ERR_INVALID_ARGUMENT (or, where documented, "not wanted").
+ *   - No C++ exception ever leaves a function of this header.
+ *
+ * Threads:
+ *   - A modctx_builder is mutable: use it from one thread at a time.
+ *   - A modctx_context is immutable: any number of threads may read, check,
+ *     describe and export it at once. Freeing it must not race with its use.
+ *   - modctx_last_error() is per thread.
+ *
+ * Tensor ownership (DLPack and modctx_tensor_desc alike):
+ *   - A tensor handed to modctx is ALWAYS consumed. On success modctx holds
+ *     it, without copying its memory, until the last builder and context
+ *     holding it is freed; then its deleter runs, exactly once. On any
+ *     failure (NULL builder, unknown field, malformed descriptor,
+ *     unsupported version, out of memory) its deleter runs exactly once
+ *     before the call returns. A NULL deleter is allowed.
+ *   - The deleter may run on whichever thread frees the last holder.
+ *   - Tensors handed out (modctx_context_get_dlpack*) are new managed
+ *     tensors sharing the memory; the caller calls their deleter once.
+ *
+ * DLPack: include your dlpack.h (0.6 or 1.x) before this header, or none:
+ * then this header declares the DLPack 1.0 types it uses itself (and sets
+ * DLPack's include guard, so a later #include <dlpack/dlpack.h> is skipped).
+ */
+#ifndef MODCTX_H
+#define MODCTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ DLPack */
+
+#if !defined(DLPACK_DLPACK_H_)
+/* No DLPack header was included: declare the DLPack 1.0 ABI ourselves. */
+#define DLPACK_DLPACK_H_
+#define DLPACK_MAJOR_VERSION 1
+#define DLPACK_MINOR_VERSION 0
+#ifdef __cplusplus
+#define DLPACK_EXTERN_C extern "C"
+#else
+#define DLPACK_EXTERN_C
+#endif
+#define DLPACK_DLL
+
+typedef struct {
+  uint32_t major;
+  uint32_t minor;
+} DLPackVersion;
+
+typedef enum {
+  kDLCPU = 1,
+  kDLCUDA = 2,
+  kDLCUDAHost = 3,
+  kDLOpenCL = 4,
+  kDLVulkan = 7,
+  kDLMetal = 8,
+  kDLVPI = 9,
+  kDLROCM = 10,
+  kDLROCMHost = 11,
+  kDLExtDev = 12,
+  kDLCUDAManaged = 13,
+  kDLOneAPI = 14,
+  kDLWebGPU = 15,
+  kDLHexagon = 16
+} DLDeviceType;
+
+typedef struct {
+  DLDeviceType device_type;
+  int32_t device_id;
+} DLDevice;
+
+typedef enum {
+  kDLInt = 0,
+  kDLUInt = 1,
+  kDLFloat = 2,
+  kDLOpaqueHandle = 3,
+  kDLBfloat = 4,
+  kDLComplex = 5,
+  kDLBool = 6
+} DLDataTypeCode;
+
+typedef struct {
+  uint8_t code;
+  uint8_t bits;
+  uint16_t lanes;
+} DLDataType;
+
+typedef struct {
+  void *data;
+  DLDevice device;
+  int32_t ndim;
+  DLDataType dtype;
+  int64_t *shape;
+  int64_t *strides;
+  uint64_t byte_offset;
+} DLTensor;
+
+typedef struct DLManagedTensor {
+  DLTensor dl_tensor;
+  void *manager_ctx;
+  void (*deleter)(struct DLManagedTensor *self);
+} DLManagedTensor;
+
+#define DLPACK_FLAG_BITMASK_READ_ONLY (1UL << 0UL)
+#define DLPACK_FLAG_BITMASK_IS_COPIED (1UL << 1UL)
+
+typedef struct DLManagedTensorVersioned {
+  DLPackVersion version;
+  void *manager_ctx;
+  void (*deleter)(struct DLManagedTensorVersioned *self);
+  uint64_t flags;
+  DLTensor dl_tensor;
+} DLManagedTensorVersioned;
+
+#elif !defined(DLPACK_MAJOR_VERSION)
+/* A DLPack 0.x header was included (e.g. 0.6: Debian's libdlpack-dev,
+ * LibTorch 1.13's ATen/dlpack.h): add the 1.0 types it lacks. */
+typedef struct {
+  uint32_t major;
+  uint32_t minor;
+} DLPackVersion;
+
+#define DLPACK_FLAG_BITMASK_READ_ONLY (1UL << 0UL)
+#define DLPACK_FLAG_BITMASK_IS_COPIED (1UL << 1UL)
+
+typedef struct DLManagedTensorVersioned {
+  DLPackVersion version;
+  void *manager_ctx;
+  void (*deleter)(struct DLManagedTensorVersioned *self);
+  uint64_t flags;
+  DLTensor dl_tensor;
+} DLManagedTensorVersioned;
+#endif
+
+/* DLPack's bool type code (added in DLPack 0.8; absent from 0.6 headers). */
+#define MODCTX_DLPACK_BOOL 6
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define MODCTX_API
+#elif defined(__GNUC__)
+#define MODCTX_API __attribute__((visibility("default")))
+#else
+#define MODCTX_API
+#endif
+
+/* ------------------------------------------------------------------ versions */
+
+/* The C ABI's version: modctx_abi_version() and the table of modctx_get_api.
+ * It grows by one each time functions are appended; nothing is ever removed
+ * or reordered within a SONAME (libmodctx.so.1). */
+#define MODCTX_ABI_VERSION 1u
+
+/* ------------------------------------------------------------------ status */
+
+/* Values never change once released; new ones are appended. */
+typedef enum modctx_status {
+  MODCTX_OK = 0,
+  MODCTX_ERR_INVALID_ARGUMENT = 1,  /* NULL where a value is needed, unknown enum value, malformed tensor */
+  MODCTX_ERR_ROUTES = 2,            /* construction: more than one of inputs_embeds, prefix_embeds, image_features */
+  MODCTX_ERR_IMAGE_MASK = 3,        /* construction: image_mask without image_features */
+  MODCTX_ERR_MODALITY_IDS = 4,      /* construction: modality_ids without prefix_embeds or inputs_embeds */
+  MODCTX_ERR_KEY_PADDING_MASK = 5,  /* construction: key_padding_mask without prefix_embeds or inputs_embeds */
+  MODCTX_ERR_FORWARD_INPUTS = 6,    /* forward: not exactly one of tokens and inputs_embeds */
+  MODCTX_ERR_KV_CACHE = 7,          /* forward: a training-only field together with KV caches */
+  MODCTX_ERR_DTYPE = 8,             /* a tensor has the wrong dtype */
+  MODCTX_ERR_SHAPE = 9,             /* a tensor has the wrong rank or shape */
+  MODCTX_ERR_DEVICE = 10,           /* tensors on different devices */
+  MODCTX_ERR_MISSING_FIELD = 11,    /* a field that is needed (by the model, or asked for) is not set */
+  MODCTX_ERR_UNSUPPORTED = 12,      /* valid but not servable here: DLPack major version, dtype width, device */
+  MODCTX_ERR_OUT_OF_MEMORY = 13,    /* an allocation failed */
+  MODCTX_ERR_INTERNAL = 14,         /* a bug in modctx: please report it with the message */
+  MODCTX_ERR_SLICE = 15,            /* a slice step of zero (or, applied to a tensor, below zero) */
+  MODCTX_ERR_UNUSED_FIELD = 16,     /* a field the model's architecture does not use */
+  MODCTX_ERR_VALUE = 17,            /* tensor values out of range (value checks, asked for by name) */
+  MODCTX_ERR_FORMAT = 18,           /* a file or document that is not a readable context */
+  MODCTX_STATUS_MAX_ = 0x7fffffff   /* keeps the enum int-sized; not a status */
+} modctx_status;
+
+/* ------------------------------------------------------------------ fields */
+
+typedef enum modctx_field {
+  MODCTX_FIELD_INPUTS_EMBEDS = 0,    /* (B, S, D) floating: pre-embedded hidden state */
+  MODCTX_FIELD_PREFIX_EMBEDS = 1,    /* (B, N, D) floating: image tokens prepended to the text */
+  MODCTX_FIELD_IMAGE_FEATURES = 2,   /* (B, N, D) floating: cross-attention K/V */
+  MODCTX_FIELD_IMAGE_MASK = 3,       /* (B, N) bool: validity of image_features tokens */
+  MODCTX_FIELD_MODALITY_IDS = 4,     /* (B, N + T) int64: modality tag per residual position */
+  MODCTX_FIELD_KEY_PADDING_MASK = 5, /* (B, N + T) bool: key validity over the residual */
+  MODCTX_FIELD_MAX_ = 0x7fffffff     /* keeps the enum int-sized; not a field */
+} modctx_field;
+
+#define MODCTX_FIELD_COUNT 6
+
+/* ------------------------------------------------------------------ slices */
+
+/* Python's slice(start, stop, step); a part whose flag is clear is None. */
+typedef struct modctx_slice {
+  int64_t start, stop, step;
+  uint32_t flags; /* MODCTX_SLICE_HAS_* */
+} modctx_slice;
+
+#define MODCTX_SLICE_HAS_START 1u
+#define MODCTX_SLICE_HAS_STOP 2u
+#define MODCTX_SLICE_HAS_STEP 4u
+
+/* ------------------------------------------------------------------ handles */
+
+/* Mutable: collects fields, then builds contexts. One thread at a time. */
+typedef struct modctx_builder modctx_builder;
+/* Immutable, validated context. Safe to share between threads. */
+typedef struct modctx_context modctx_context;
+
+/* ------------------------------------------------------------------ plain-C tensors */
+
+/* Element types of modctx_tensor_desc (PyTorch's names). */
+typedef enum modctx_dtype {
+  MODCTX_DTYPE_FLOAT32 = 0,
+  MODCTX_DTYPE_FLOAT64 = 1,
+  MODCTX_DTYPE_FLOAT16 = 2,
+  MODCTX_DTYPE_BFLOAT16 = 3,
+  MODCTX_DTYPE_INT64 = 4,
+  MODCTX_DTYPE_INT32 = 5,
+  MODCTX_DTYPE_INT16 = 6,
+  MODCTX_DTYPE_INT8 = 7,
+  MODCTX_DTYPE_UINT8 = 8,
+  MODCTX_DTYPE_BOOL = 9,
+  MODCTX_DTYPE_COMPLEX64 = 10,
+  MODCTX_DTYPE_COMPLEX128 = 11,
+  MODCTX_DTYPE_MAX_ = 0x7fffffff
+} modctx_dtype;
+
+/* A tensor without DLPack. The same rules as a DLPack tensor: validated,
+ * never copied, always consumed (release runs exactly once, on success when
+ * the last holder goes, on failure before the call returns).
+ * shape and strides are read during the call only. */
+typedef struct modctx_tensor_desc {
+  uint32_t struct_size;      /* sizeof(modctx_tensor_desc): lets the struct grow */
+  modctx_dtype dtype;
+  void *data;                /* may be NULL only when the tensor has no elements */
+  int32_t ndim;              /* 0 ... MODCTX_MAX_NDIM */
+  const int64_t *shape;      /* ndim sizes, each >= 0 (NULL allowed when ndim == 0) */
+  const int64_t *strides;    /* ndim strides in elements, each >= 0; NULL: contiguous */
+  int32_t device_type;       /* DLPack's device codes: 1 CPU, 2 CUDA, 10 ROCm, ... */
+  int32_t device_id;         /* ordinal on that device (0 for the CPU) */
+  void (*release)(void *release_ctx); /* may be NULL */
+  void *release_ctx;
+} modctx_tensor_desc;
+
+/* The largest ndim modctx accepts. */
+#define MODCTX_MAX_NDIM 32
+
+/* ------------------------------------------------------------------ builders */
+
+/* A new, empty builder (its build is the text-only context). */
+MODCTX_API modctx_status modctx_builder_new(modctx_builder **out);
+
+/* A builder holding the fields and slice of an existing context (Python's
+ * dataclasses.replace: change some, build again, the checks run again). */
+MODCTX_API modctx_status modctx_builder_new_from_context(const modctx_context *context, modctx_builder **out);
+
+MODCTX_API void modctx_builder_free(modctx_builder *builder); /* NULL is fine */
+
+/* Sets a field from a DLPack tensor, replacing what was there. The tensor is
+ * always consumed (see "Tensor ownership"). */
+MODCTX_API modctx_status modctx_builder_set_dlpack(modctx_builder *builder, modctx_field field,
+                                                   DLManagedTensor *tensor);
+
+/* The same for a versioned DLPack tensor. Only major version 1 is read;
+ * any other is MODCTX_ERR_UNSUPPORTED (the deleter still runs). The
+ * read-only flag is accepted: modctx never writes. */
+MODCTX_API modctx_status modctx_builder_set_dlpack_versioned(modctx_builder *builder, modctx_field field,
+                                                             DLManagedTensorVersioned *tensor);
+
+/* The same for a plain-C descriptor. */
+MODCTX_API modctx_status modctx_builder_set_tensor(modctx_builder *builder, modctx_field field,
+                                                   const modctx_tensor_desc *tensor);
+
+/* Unsets a field (Python's None). */
+MODCTX_API modctx_status modctx_builder_clear(modctx_builder *builder, modctx_field field);
+
+/* Sets the output slice; NULL unsets it. Not checked here (the reference
+ * does not check it at construction); unknown flag bits are invalid. */
+MODCTX_API modctx_status modctx_builder_set_output_slice(modctx_builder *builder, const modctx_slice *slice);
+
+/* Runs the construction checks (in the reference's order) and, when they
+ * pass, makes a new context sharing the builder's tensors. The builder is
+ * unchanged and may build again. On failure *out is set to NULL and the
+ * status is MODCTX_ERR_ROUTES, _IMAGE_MASK, _MODALITY_IDS or
+ * _KEY_PADDING_MASK with the reference's message. */
+MODCTX_API modctx_status modctx_builder_build(const modctx_builder *builder, modctx_context **out);
+
+/* ------------------------------------------------------------------ contexts */
+
+/* Releases the caller's reference; the context goes when the last one does. */
+MODCTX_API void modctx_context_free(modctx_context *context); /* NULL is fine */
+
+/* Another reference to the same immutable context (no copy): free each. */
+MODCTX_API modctx_status modctx_context_retain(modctx_context *context, modctx_context **out);
+
+/* *out = 1 when the field is set, 0 when not. */
+MODCTX_API modctx_status modctx_context_has(const modctx_context *context, modctx_field field, int *out);
+
+/* A new managed tensor sharing the field's memory and keeping it alive
+ * until its deleter runs; strides always filled. An unset field is
+ * MODCTX_ERR_MISSING_FIELD with *out = NULL. The versioned form carries
+ * version 1.0 and DLPACK_FLAG_BITMASK_READ_ONLY. bool is kDLBool (6). */
+MODCTX_API modctx_status modctx_context_get_dlpack(const modctx_context *context, modctx_field field,
+                                                   DLManagedTensor **out);
+MODCTX_API modctx_status modctx_context_get_dlpack_versioned(const modctx_context *context, modctx_field field,
+                                                             DLManagedTensorVersioned **out);
+
+/* *has = 1 and *out filled when the context has an output slice; else
+ * *has = 0 and *out zeroed. */
+MODCTX_API modctx_status modctx_context_get_output_slice(const modctx_context *context, int *has,
+                                                         modctx_slice *out);
+
+/* One line for a log, e.g. "ModalityContext(prefix_embeds=Tensor[2, 576, 4096]
+ * bfloat16 cuda:0, output_slice=slice(576, None, None))", with snprintf's
+ * rules: writes at most cap bytes including the terminating NUL (buf may be
+ * NULL when cap is 0), and *len (len may be NULL) receives the full length
+ * without the NUL. Truncation is not an error. */
+MODCTX_API modctx_status modctx_context_describe(const modctx_context *context, char *buf, size_t cap,
+                                                 size_t *len);
+
+/* ------------------------------------------------------------------ forward checks */
+
+/* The checks at the top of the reference's Transformer.forward, in order:
+ * MODCTX_ERR_FORWARD_INPUTS, then MODCTX_ERR_KV_CACHE (output_slice,
+ * prefix_embeds, image_features, modality_ids), then MODCTX_ERR_DTYPE
+ * (modality_ids not int64). context may be NULL: a missing context is an
+ * empty one. has_tokens and has_kv_caches: nonzero means given. */
+MODCTX_API modctx_status modctx_check_forward(const modctx_context *context, int has_tokens, int has_kv_caches);
+
+/* ------------------------------------------------------------------ slices */
+
+/* Python's slice.indices(length), plus *count = len(range(start, stop, step)).
+ * A step of zero is MODCTX_ERR_SLICE ("slice step cannot be zero"); a negative
+ * length is MODCTX_ERR_SLICE ("length should not be negative"). */
+MODCTX_API modctx_status modctx_slice_indices(const modctx_slice *slice, int64_t length, int64_t *start,
+                                              int64_t *stop, int64_t *step, int64_t *count);
+
+/* h[:, output_slice, :] as PyTorch computes it, on a hidden state of at least
+ * 3 dims: *out is a new managed tensor viewing h's memory (no copy). hidden is
+ * consumed, as every tensor handed in. With no output slice, the view is
+ * all of h. Step 0 or below is MODCTX_ERR_SLICE with PyTorch's message. */
+MODCTX_API modctx_status modctx_context_apply_output_slice(const modctx_context *context, DLManagedTensor *hidden,
+                                                           DLManagedTensor **out);
+
+/* ------------------------------------------------------------------ errors and versions */
+
+/* This thread's last failure message; "" when none. Never NULL. Valid until
+ * this thread's next failing call into modctx. */
+MODCTX_API const char *modctx_last_error(void);
+
+/* The status's identifier, e.g. "MODCTX_ERR_UNSUPPORTED"; unknown values
+ * give "MODCTX_ERR_UNKNOWN". Never NULL. */
+MODCTX_API const char *modctx_status_name(modctx_status status);
+
+/* The field's name, e.g. "prefix_embeds"; unknown values give NULL. */
+MODCTX_API const char *modctx_field_name(modctx_field field);
+
+/* "MAJOR.MINOR.PATCH" */
+MODCTX_API const char *modctx_version(void);
+
+/* MODCTX_ABI_VERSION of the library loaded. */
+MODCTX_API uint32_t modctx_abi_version(void);
+
+/* ------------------------------------------------------------------ dlopen table */
+
+/* Every function above, for dlopen users: one dlsym("modctx_get_api").
+ * Append-only: entries are never removed or reordered; a table for ABI
+ * version N is a prefix of the table for N + 1. */
+typedef struct modctx_api {
+  uint32_t abi_version; /* the version this table was served for */
+  uint32_t struct_size; /* sizeof(struct modctx_api) of the library */
+  /* ABI version 1 */
+  modctx_status (*builder_new)(modctx_builder **out);
+  void (*builder_free)(modctx_builder *builder);
+  modctx_status (*builder_set_dlpack)(modctx_builder *builder, modctx_field field, DLManagedTensor *tensor);
+  modctx_status (*builder_set_dlpack_versioned)(modctx_builder *builder, modctx_field field,
+                                                DLManagedTensorVersioned *tensor);
+  modctx_status (*builder_clear)(modctx_builder *builder, modctx_field field);
+  modctx_status (*builder_set_output_slice)(modctx_builder *builder, const modctx_slice *slice);
+  modctx_status (*builder_build)(const modctx_builder *builder, modctx_context **out);
+  void (*context_free)(modctx_context *context);
+  modctx_status (*context_has)(const modctx_context *context, modctx_field field, int *out);
+  modctx_status (*context_get_dlpack)(const modctx_context *context, modctx_field field, DLManagedTensor **out);
+  modctx_status (*context_get_dlpack_versioned)(const modctx_context *context, modctx_field field,
+                                                DLManagedTensorVersioned **out);
+  modctx_status (*context_get_output_slice)(const modctx_context *context, int *has, modctx_slice *out);
+  modctx_status (*context_describe)(const modctx_context *context, char *buf, size_t cap, size_t *len);
+  modctx_status (*check_forward)(const modctx_context *context, int has_tokens, int has_kv_caches);
+  modctx_status (*slice_indices)(const modctx_slice *slice, int64_t length, int64_t *start, int64_t *stop,
+                                 int64_t *step, int64_t *count);
+  const char *(*last_error)(void);
+  const char *(*status_name)(modctx_status status);
+  const char *(*version)(void);
+  uint32_t (*get_abi_version)(void);
+  modctx_status (*builder_new_from_context)(const modctx_context *context, modctx_builder **out);
+  modctx_status (*builder_set_tensor)(modctx_builder *builder, modctx_field field, const modctx_tensor_desc *tensor);
+  modctx_status (*context_retain)(modctx_context *context, modctx_context **out);
+  modctx_status (*context_apply_output_slice)(const modctx_context *context, DLManagedTensor *hidden,
+                                              DLManagedTensor **out);
+  const char *(*field_name)(modctx_field field);
+} modctx_api;
+
+/* The table for abi_version (1 ... modctx_abi_version()), or NULL when this
+ * library is older than the caller (then modctx_last_error() says so). */
+MODCTX_API const modctx_api *modctx_get_api(uint32_t abi_version);
+
+/* The type of modctx_get_api, for dlsym. */
+typedef const modctx_api *(*modctx_get_api_fn)(uint32_t abi_version);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* MODCTX_H */

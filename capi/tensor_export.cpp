@@ -1,0 +1,107 @@
+// at::Tensor -> DLPack, without copying the data.
+#include "tensor_export.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace modctx::capi {
+
+namespace {
+
+Status to_dlpack_dtype(at::ScalarType s, DLDataType* out) {
+  uint8_t code;
+  switch (s) {
+    case at::kBool: code = MODCTX_DLPACK_BOOL; break;
+    case at::kByte: code = kDLUInt; break;
+    case at::kChar: case at::kShort: case at::kInt: case at::kLong: code = kDLInt; break;
+    case at::kHalf: case at::kFloat: case at::kDouble: code = kDLFloat; break;
+    case at::kBFloat16: code = kDLBfloat; break;
+    case at::kComplexHalf: case at::kComplexFloat: case at::kComplexDouble: code = kDLComplex; break;
+    default:
+      return Status::failure(Code::unsupported, "DLPack has no dtype for this tensor's dtype");
+  }
+  out->code = code;
+  out->bits = static_cast<uint8_t>(c10::elementSize(s) * 8);
+  out->lanes = 1;
+  return Status::success();
+}
+
+Status to_dlpack_device(const at::Device& d, DLDevice* out) {
+  int type;
+  switch (d.type()) {
+    case at::kCPU: type = kDLCPU; break;
+    case at::kCUDA: type = kDLCUDA; break;
+    case at::kHIP: type = kDLROCM; break;
+    case at::kXPU: type = kDLOneAPI; break;
+    case at::kMPS: type = kDLMetal; break;
+    case at::kVulkan: type = kDLVulkan; break;
+    case c10::DeviceType::OPENCL: type = kDLOpenCL; break;
+    default:
+      return Status::failure(Code::unsupported, "DLPack has no device type for device " + d.str());
+  }
+  out->device_type = static_cast<DLDeviceType>(type);
+  out->device_id = d.has_index() && !d.is_cpu() ? d.index() : 0;
+  return Status::success();
+}
+
+// The managed struct and what it keeps alive, in one allocation.
+template <class Managed>
+struct Holder {
+  Managed managed{};
+  at::Tensor tensor;
+  std::vector<int64_t> shape_and_strides;
+
+  static void deleter(Managed* self) { delete static_cast<Holder*>(self->manager_ctx); }
+};
+
+template <class Managed>
+Status fill(const at::Tensor& t, Holder<Managed>& h) {
+  DLTensor& dl = h.managed.dl_tensor;
+  Status s = to_dlpack_dtype(t.scalar_type(), &dl.dtype);
+  if (s.ok()) s = to_dlpack_device(t.device(), &dl.device);
+  if (!s.ok()) return s;
+  const int64_t ndim = t.dim();
+  h.shape_and_strides.resize(static_cast<size_t>(2 * ndim));
+  for (int64_t i = 0; i < ndim; ++i) {
+    h.shape_and_strides[static_cast<size_t>(i)] = t.size(i);
+    h.shape_and_strides[static_cast<size_t>(ndim + i)] = t.stride(i);
+  }
+  // The storage's address plus the view's offset: no data access, no device runtime.
+  const at::Storage& storage = t.storage();
+  char* base = static_cast<char*>(const_cast<void*>(storage.data()));
+  dl.data = base ? base + t.storage_offset() * static_cast<int64_t>(t.element_size()) : nullptr;
+  dl.ndim = static_cast<int32_t>(ndim);
+  dl.shape = h.shape_and_strides.data();
+  dl.strides = h.shape_and_strides.data() + ndim;
+  dl.byte_offset = 0;
+  h.tensor = t;
+  h.managed.manager_ctx = &h;
+  h.managed.deleter = &Holder<Managed>::deleter;
+  return Status::success();
+}
+
+template <class Managed>
+Status export_as(const at::Tensor& t, Managed** out) {
+  auto holder = std::make_unique<Holder<Managed>>();
+  Status s = fill(t, *holder);
+  if (!s.ok()) return s;
+  *out = &holder.release()->managed;
+  return Status::success();
+}
+
+}  // namespace
+
+Status export_dlpack(const at::Tensor& t, DLManagedTensor** out) { return export_as(t, out); }
+
+Status export_dlpack_versioned(const at::Tensor& t, DLManagedTensorVersioned** out) {
+  DLManagedTensorVersioned* result = nullptr;
+  Status s = export_as(t, &result);
+  if (!s.ok()) return s;
+  result->version.major = 1;
+  result->version.minor = 0;
+  result->flags = DLPACK_FLAG_BITMASK_READ_ONLY;
+  *out = result;
+  return s;
+}
+
+}  // namespace modctx::capi

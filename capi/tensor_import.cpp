@@ -1,0 +1,309 @@
+// Validation of foreign tensor descriptors and their zero-copy wrapping.
+//
+// Nothing here reads tensor data. A descriptor is checked completely before
+// LibTorch sees it (at::for_blob checks little): rank, sizes, strides,
+// dtype, device, alignment, and that the byte extent fits 64 bits.
+#include "tensor_import.hpp"
+
+#include <ATen/ops/from_blob.h>
+
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <string>
+
+namespace modctx::capi {
+
+namespace {
+
+// A descriptor reduced to what both DLPack and modctx_tensor_desc say.
+struct Layout {
+  void* data;
+  int32_t ndim;
+  const int64_t* shape;
+  const int64_t* strides;  // may be null: contiguous
+  uint64_t byte_offset;
+  at::ScalarType dtype;
+  size_t itemsize;
+  size_t alignment;
+  at::Device device{at::kCPU};
+  bool data_is_address;  // false for opaque handles (OpenCL, Vulkan, Metal buffers)
+};
+
+std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+std::string format(const char* fmt, ...) {
+  char buf[256];
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, args);
+  va_end(args);
+  return buf;
+}
+
+Status invalid(const char* what, const std::string& problem) {
+  return Status::failure(Code::invalid_argument, std::string(what) + ": " + problem);
+}
+Status unsupported(const char* what, const std::string& problem) {
+  return Status::failure(Code::unsupported, std::string(what) + ": " + problem);
+}
+
+// DLPack (code, bits) -> ScalarType. Unknown code: invalid; a width LibTorch
+// 1.13 has no type for: unsupported.
+Status dlpack_dtype(const DLDataType& t, const char* what, at::ScalarType* out) {
+  if (t.lanes != 1) return unsupported(what, format("dtype lanes %u (only 1 is supported)", unsigned{t.lanes}));
+  const unsigned code = t.code, bits = t.bits;
+  bool known_code = true;
+  bool found = false;
+  auto pick = [&](at::ScalarType s) {
+    *out = s;
+    found = true;
+  };
+  switch (code) {
+    case kDLInt:
+      if (bits == 8) pick(at::kChar);
+      else if (bits == 16) pick(at::kShort);
+      else if (bits == 32) pick(at::kInt);
+      else if (bits == 64) pick(at::kLong);
+      break;
+    case kDLUInt:
+      if (bits == 8) pick(at::kByte);
+      break;
+    case kDLFloat:
+      if (bits == 16) pick(at::kHalf);
+      else if (bits == 32) pick(at::kFloat);
+      else if (bits == 64) pick(at::kDouble);
+      break;
+    case kDLBfloat:
+      if (bits == 16) pick(at::kBFloat16);
+      break;
+    case kDLComplex:
+      if (bits == 32) pick(at::kComplexHalf);
+      else if (bits == 64) pick(at::kComplexFloat);
+      else if (bits == 128) pick(at::kComplexDouble);
+      break;
+    case MODCTX_DLPACK_BOOL:
+      if (bits == 8) pick(at::kBool);
+      break;
+    case kDLOpaqueHandle:
+      break;
+    default:
+      // Codes past bool (e.g. DLPack 1.1's float8 and float4 types) are
+      // DLPack's but not representable here; anything larger is garbage.
+      known_code = code <= 17;
+  }
+  if (found) return Status::success();
+  if (!known_code) return invalid(what, format("unknown DLPack dtype code %u", code));
+  return unsupported(what, format("DLPack dtype code %u with %u bits has no LibTorch type", code, bits));
+}
+
+Status dlpack_device(int32_t type, int32_t id, const char* what, at::Device* out, bool* data_is_address) {
+  if (id < 0) return invalid(what, format("device_id %" PRId32 " is negative", id));
+  at::DeviceType dt;
+  *data_is_address = true;
+  switch (type) {
+    case kDLCPU:
+    case kDLCUDAHost:  // pinned host memory: the CPU reads it
+    case kDLROCMHost:
+      *out = at::Device(at::kCPU);
+      return Status::success();
+    case kDLCUDA:
+    case kDLCUDAManaged:
+      dt = at::kCUDA;
+      break;
+    case kDLROCM:
+      dt = at::kHIP;
+      break;
+    case kDLOneAPI:
+      dt = at::kXPU;
+      break;
+    case kDLMetal:
+      dt = at::kMPS;
+      *data_is_address = false;
+      break;
+    case kDLVulkan:
+      dt = at::kVulkan;
+      *data_is_address = false;
+      break;
+    case kDLOpenCL:
+      dt = c10::DeviceType::OPENCL;
+      *data_is_address = false;
+      break;
+    case 9:   // VPI
+    case 12:  // ExtDev
+    case 15:  // WebGPU
+    case 16:  // Hexagon
+    case 17:  // MAIA
+      return unsupported(what, format("DLPack device type %" PRId32 " has no LibTorch device", type));
+    default:
+      return invalid(what, format("unknown DLPack device type %" PRId32, type));
+  }
+  if (id > INT8_MAX) return unsupported(what, format("device_id %" PRId32 " is above LibTorch's limit 127", id));
+  *out = at::Device(dt, static_cast<at::DeviceIndex>(id));
+  return Status::success();
+}
+
+// The checks every descriptor gets, whatever its origin.
+Status check_layout(const Layout& l, const char* what) {
+  if (l.ndim < 0 || l.ndim > MODCTX_MAX_NDIM)
+    return invalid(what, format("ndim %" PRId32 " is out of range [0, %d]", l.ndim, MODCTX_MAX_NDIM));
+  if (l.ndim > 0 && !l.shape) return invalid(what, format("shape is NULL with ndim %" PRId32, l.ndim));
+  // LibTorch computes contiguous strides as products of max(size, 1): those
+  // must fit int64 even when a size is 0 and the tensor is empty.
+  int64_t elements = 1;
+  int64_t nonzero_product = 1;
+  bool overflow = false;
+  for (int32_t i = 0; i < l.ndim; ++i) {
+    if (l.shape[i] < 0) return invalid(what, format("shape[%" PRId32 "] is %" PRId64 " (sizes must be >= 0)", i, l.shape[i]));
+    elements *= l.shape[i] == 0 ? 0 : 1;
+    overflow = overflow || __builtin_mul_overflow(nonzero_product, l.shape[i] ? l.shape[i] : 1, &nonzero_product);
+  }
+  if (overflow) return invalid(what, "the number of elements overflows 64 bits");
+  if (elements) elements = nonzero_product;
+  if (l.strides)
+    for (int32_t i = 0; i < l.ndim; ++i)
+      if (l.strides[i] < 0)
+        return unsupported(what, format("strides[%" PRId32 "] is %" PRId64 " (LibTorch has no negative strides)", i,
+                                        l.strides[i]));
+
+  if (l.byte_offset % l.itemsize != 0)
+    return invalid(what, format("byte_offset %" PRIu64 " is not a multiple of the element size %zu", l.byte_offset,
+                                l.itemsize));
+  if (elements == 0) return Status::success();
+  if (!l.data) return invalid(what, format("data is NULL but the tensor has %" PRId64 " elements", elements));
+
+  // The last byte the tensor can touch: byte_offset + (sum (size-1)*stride + 1) * itemsize.
+  uint64_t last = 0;
+  bool bad = false;
+  for (int32_t i = 0; i < l.ndim; ++i) {
+    uint64_t stride;
+    if (l.strides) {
+      stride = static_cast<uint64_t>(l.strides[i]);
+    } else {
+      // Contiguous: the product of the later sizes (fits: elements did not overflow).
+      stride = 1;
+      for (int32_t j = i + 1; j < l.ndim; ++j) stride *= static_cast<uint64_t>(l.shape[j]);
+    }
+    uint64_t term;
+    bad = bad || __builtin_mul_overflow(static_cast<uint64_t>(l.shape[i] - 1), stride, &term) ||
+          __builtin_add_overflow(last, term, &last);
+  }
+  uint64_t extent;
+  bad = bad || __builtin_add_overflow(last, uint64_t{1}, &extent) ||
+        __builtin_mul_overflow(extent, static_cast<uint64_t>(l.itemsize), &extent) ||
+        __builtin_add_overflow(extent, l.byte_offset, &extent) || extent > static_cast<uint64_t>(INT64_MAX);
+  if (bad) return invalid(what, "the tensor's byte extent (sizes x strides x element size + byte_offset) overflows");
+
+  if (l.data_is_address) {
+    const uintptr_t base = reinterpret_cast<uintptr_t>(l.data);
+    uintptr_t end;
+    if (__builtin_add_overflow(base, static_cast<uintptr_t>(extent), &end))
+      return invalid(what, "data + byte extent wraps around the address space");
+    if ((base + l.byte_offset) % l.alignment != 0)
+      return invalid(what, format("data + byte_offset is not aligned to %zu bytes", l.alignment));
+  }
+  return Status::success();
+}
+
+size_t alignment_of(at::ScalarType t, size_t itemsize) {
+  // A complex number is aligned as one of its parts.
+  return at::isComplexType(t) ? itemsize / 2 : itemsize;
+}
+
+void release_dlpack(void* p) {
+  auto* t = static_cast<DLManagedTensor*>(p);
+  if (t->deleter) t->deleter(t);
+}
+
+void release_dlpack_versioned(void* p) {
+  auto* t = static_cast<DLManagedTensorVersioned*>(p);
+  if (t->deleter) t->deleter(t);
+}
+
+// Wraps a validated layout; the release moves into the tensor's storage.
+at::Tensor wrap(const Layout& l, PendingRelease& owner) {
+  void* data = l.data ? static_cast<char*>(l.data) + l.byte_offset : nullptr;
+  const at::IntArrayRef sizes(l.shape, static_cast<size_t>(l.ndim));
+  const at::OptionalIntArrayRef strides =
+      l.strides ? at::OptionalIntArrayRef(at::IntArrayRef(l.strides, static_cast<size_t>(l.ndim)))
+                : at::OptionalIntArrayRef();
+  at::TensorMaker maker = at::for_blob(data, sizes);
+  maker.strides(strides).options(at::TensorOptions().dtype(l.dtype)).target_device(l.device);
+  // Everything from take() up to make_tensor() is noexcept: once taken, the
+  // TensorMaker (and then the storage) owns the release, on every path.
+  PendingRelease::Fn fn = nullptr;
+  void* ctx = owner.take(&fn);
+  maker.context(ctx, fn);
+  return maker.make_tensor();
+}
+
+Status import_layout(Layout l, const char* what, PendingRelease& owner, at::Tensor* out) {
+  l.itemsize = c10::elementSize(l.dtype);
+  l.alignment = alignment_of(l.dtype, l.itemsize);
+  Status s = check_layout(l, what);
+  if (!s.ok()) return s;
+  *out = wrap(l, owner);
+  return Status::success();
+}
+
+}  // namespace
+
+PendingRelease PendingRelease::of(DLManagedTensor* t) noexcept {
+  return PendingRelease(t ? release_dlpack : nullptr, t);
+}
+
+PendingRelease PendingRelease::of(DLManagedTensorVersioned* t) noexcept {
+  return PendingRelease(t ? release_dlpack_versioned : nullptr, t);
+}
+
+PendingRelease PendingRelease::of(const modctx_tensor_desc* t) noexcept {
+  // The release pointer is read only when struct_size says it is there.
+  const bool readable = t && t->struct_size >= offsetof(modctx_tensor_desc, release_ctx) + sizeof(void*);
+  return PendingRelease(readable ? t->release : nullptr, readable ? t->release_ctx : nullptr);
+}
+
+Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner, at::Tensor* out) {
+  Layout l{};
+  Status s = dlpack_dtype(t.dtype, what, &l.dtype);
+  if (s.ok()) s = dlpack_device(static_cast<int32_t>(t.device.device_type), t.device.device_id, what, &l.device,
+                                &l.data_is_address);
+  if (!s.ok()) return s;
+  l.data = t.data;
+  l.ndim = t.ndim;
+  l.shape = t.shape;
+  l.strides = t.strides;
+  l.byte_offset = t.byte_offset;
+  return import_layout(l, what, owner, out);
+}
+
+Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* what, PendingRelease& owner,
+                               at::Tensor* out) {
+  if (t.version.major != 1)
+    return unsupported(what, format("DLPack version %" PRIu32 ".%" PRIu32 " is not supported (modctx reads major version 1)",
+                                    t.version.major, t.version.minor));
+  return import_dlpack(t.dl_tensor, what, owner, out);
+}
+
+Status import_desc(const modctx_tensor_desc& t, const char* what, PendingRelease& owner, at::Tensor* out) {
+  if (t.struct_size < offsetof(modctx_tensor_desc, release_ctx) + sizeof(void*))
+    return invalid(what, format("struct_size %" PRIu32 " is smaller than modctx_tensor_desc (%zu)", t.struct_size,
+                                sizeof(modctx_tensor_desc)));
+  static constexpr at::ScalarType kTypes[] = {
+      at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt,
+      at::kShort, at::kChar,   at::kByte, at::kBool,     at::kComplexFloat, at::kComplexDouble,
+  };
+  const int dtype = static_cast<int>(t.dtype);
+  if (dtype < 0 || dtype >= static_cast<int>(sizeof kTypes / sizeof kTypes[0]))
+    return invalid(what, format("unknown modctx_dtype %d", dtype));
+  Layout l{};
+  l.dtype = kTypes[dtype];
+  Status s = dlpack_device(t.device_type, t.device_id, what, &l.device, &l.data_is_address);
+  if (!s.ok()) return s;
+  l.data = t.data;
+  l.ndim = t.ndim;
+  l.shape = t.shape;
+  l.strides = t.strides;
+  l.byte_offset = 0;
+  return import_layout(l, what, owner, out);
+}
+
+}  // namespace modctx::capi

@@ -1,0 +1,626 @@
+/* The C ABI, exercised from C99: every function, every status the reference
+ * checks produce with their exact messages, DLPack ownership (a counting
+ * deleter on every path), zero copy, and NULL for every pointer argument. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modctx.h"
+#include "test_tensors.h"
+
+static int failures = 0;
+static int checks = 0;
+
+#define EXPECT(cond)                                                     \
+  do {                                                                   \
+    ++checks;                                                            \
+    if (!(cond)) {                                                       \
+      ++failures;                                                        \
+      fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                    \
+  } while (0)
+
+#define EXPECT_STATUS(expr, want)                                                             \
+  do {                                                                                        \
+    modctx_status got_ = (expr);                                                              \
+    ++checks;                                                                                 \
+    if (got_ != (want)) {                                                                     \
+      ++failures;                                                                             \
+      fprintf(stderr, "%s:%d: FAILED: %s gave %s, wanted %s (last error: %s)\n", __FILE__, __LINE__, \
+              #expr, modctx_status_name(got_), modctx_status_name(want), modctx_last_error());  \
+    }                                                                                         \
+  } while (0)
+
+#define EXPECT_STR(got, want)                                                                           \
+  do {                                                                                                  \
+    const char *g_ = (got);                                                                             \
+    ++checks;                                                                                           \
+    if (!g_ || strcmp(g_, (want)) != 0) {                                                               \
+      ++failures;                                                                                       \
+      fprintf(stderr, "%s:%d: FAILED: %s\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, #got,        \
+              g_ ? g_ : "(null)", (want));                                                              \
+    }                                                                                                   \
+  } while (0)
+
+static const char *const ROUTES =
+    "ModalityContext: at most one of inputs_embeds, prefix_embeds, image_features may be set "
+    "(mutually exclusive residual-stream routes)";
+static const char *const IMAGE_MASK = "ModalityContext: image_mask requires image_features to be set";
+static const char *const MODALITY_IDS =
+    "ModalityContext: modality_ids requires prefix_embeds OR inputs_embeds to be set "
+    "(routing without a residual extension is meaningless)";
+static const char *const KEY_PADDING =
+    "ModalityContext: key_padding_mask requires prefix_embeds OR inputs_embeds to be set "
+    "(it masks the residual sequence; Cross-Attention uses image_mask)";
+
+static float prefix_data[2 * 4 * 8];
+static int64_t ids_data[2 * 10];
+static uint8_t mask_data[2 * 10];
+
+static void test_names_and_versions(void) {
+  EXPECT_STR(modctx_status_name(MODCTX_OK), "MODCTX_OK");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_INVALID_ARGUMENT), "MODCTX_ERR_INVALID_ARGUMENT");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_ROUTES), "MODCTX_ERR_ROUTES");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_IMAGE_MASK), "MODCTX_ERR_IMAGE_MASK");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_MODALITY_IDS), "MODCTX_ERR_MODALITY_IDS");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_KEY_PADDING_MASK), "MODCTX_ERR_KEY_PADDING_MASK");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_FORWARD_INPUTS), "MODCTX_ERR_FORWARD_INPUTS");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_KV_CACHE), "MODCTX_ERR_KV_CACHE");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_DTYPE), "MODCTX_ERR_DTYPE");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_SHAPE), "MODCTX_ERR_SHAPE");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_DEVICE), "MODCTX_ERR_DEVICE");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_MISSING_FIELD), "MODCTX_ERR_MISSING_FIELD");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_UNSUPPORTED), "MODCTX_ERR_UNSUPPORTED");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_OUT_OF_MEMORY), "MODCTX_ERR_OUT_OF_MEMORY");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_INTERNAL), "MODCTX_ERR_INTERNAL");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_SLICE), "MODCTX_ERR_SLICE");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_UNUSED_FIELD), "MODCTX_ERR_UNUSED_FIELD");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_VALUE), "MODCTX_ERR_VALUE");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_FORMAT), "MODCTX_ERR_FORMAT");
+  EXPECT_STR(modctx_status_name((modctx_status)12345), "MODCTX_ERR_UNKNOWN");
+  EXPECT_STR(modctx_status_name((modctx_status)-1), "MODCTX_ERR_UNKNOWN");
+
+  EXPECT_STR(modctx_field_name(MODCTX_FIELD_INPUTS_EMBEDS), "inputs_embeds");
+  EXPECT_STR(modctx_field_name(MODCTX_FIELD_KEY_PADDING_MASK), "key_padding_mask");
+  EXPECT(modctx_field_name((modctx_field)6) == NULL);
+
+  {
+    const char *v = modctx_version();
+    int major = -1, minor = -1, patch = -1;
+    EXPECT(v != NULL && sscanf(v, "%d.%d.%d", &major, &minor, &patch) == 3);
+  }
+  EXPECT(modctx_abi_version() == MODCTX_ABI_VERSION);
+  EXPECT(modctx_last_error() != NULL);
+}
+
+static void test_construction_checks(void) {
+  struct {
+    unsigned mask; /* bit i: field i set */
+    modctx_status status;
+    const char *message;
+  } cases[] = {
+      {0x00, MODCTX_OK, NULL},
+      {0x01, MODCTX_OK, NULL},
+      {0x02 | 0x10 | 0x20, MODCTX_OK, NULL},
+      {0x04 | 0x08, MODCTX_OK, NULL},
+      {0x01 | 0x02, MODCTX_ERR_ROUTES, NULL},
+      {0x02 | 0x04, MODCTX_ERR_ROUTES, NULL},
+      {0x01 | 0x04 | 0x08 | 0x10, MODCTX_ERR_ROUTES, NULL},
+      {0x08, MODCTX_ERR_IMAGE_MASK, NULL},
+      {0x08 | 0x10 | 0x20, MODCTX_ERR_IMAGE_MASK, NULL},
+      {0x10, MODCTX_ERR_MODALITY_IDS, NULL},
+      {0x04 | 0x10 | 0x20, MODCTX_ERR_MODALITY_IDS, NULL},
+      {0x20, MODCTX_ERR_KEY_PADDING_MASK, NULL},
+      {0x04 | 0x08 | 0x20, MODCTX_ERR_KEY_PADDING_MASK, NULL},
+  };
+  size_t i;
+  for (i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    modctx_builder *b = NULL;
+    modctx_context *ctx = (modctx_context *)&cases; /* must be reset to NULL on failure */
+    int deleted = 0, f;
+    int expected_deletes = 0;
+    EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+    for (f = 0; f < MODCTX_FIELD_COUNT; ++f) {
+      if (cases[i].mask & (1u << f)) {
+        int64_t shape[3] = {2, 4, 8};
+        EXPECT_STATUS(modctx_builder_set_dlpack(b, (modctx_field)f,
+                                                tt_dlpack(prefix_data, kDLFloat, 32, 3, shape, NULL, &deleted)),
+                      MODCTX_OK);
+        ++expected_deletes;
+      }
+    }
+    EXPECT_STATUS(modctx_builder_build(b, &ctx), cases[i].status);
+    switch (cases[i].status) {
+      case MODCTX_ERR_ROUTES: EXPECT_STR(modctx_last_error(), ROUTES); break;
+      case MODCTX_ERR_IMAGE_MASK: EXPECT_STR(modctx_last_error(), IMAGE_MASK); break;
+      case MODCTX_ERR_MODALITY_IDS: EXPECT_STR(modctx_last_error(), MODALITY_IDS); break;
+      case MODCTX_ERR_KEY_PADDING_MASK: EXPECT_STR(modctx_last_error(), KEY_PADDING); break;
+      default: break;
+    }
+    if (cases[i].status == MODCTX_OK) {
+      EXPECT(ctx != NULL);
+    } else {
+      EXPECT(ctx == NULL);
+    }
+    EXPECT(deleted == 0); /* the builder (and context) still hold them */
+    modctx_builder_free(b);
+    EXPECT(deleted == (ctx ? 0 : expected_deletes));
+    modctx_context_free(ctx);
+    EXPECT(deleted == expected_deletes);
+  }
+}
+
+/* A context with prefix_embeds (2, 4, 8) float32 on CUDA 0 (metadata only),
+ * modality_ids (2, 12) of the given dtype bits, and output slice 4:. */
+static modctx_context *make_mot(int ids_code, int ids_bits, int *deleted) {
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL;
+  int64_t prefix_shape[3] = {2, 4, 8};
+  int64_t ids_shape[2] = {2, 12};
+  modctx_slice slice = {4, 0, 0, MODCTX_SLICE_HAS_START};
+  DLManagedTensor *prefix = tt_dlpack(prefix_data, kDLFloat, 32, 3, prefix_shape, NULL, deleted);
+  prefix->dl_tensor.device.device_type = kDLCUDA;
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_dlpack(b, MODCTX_FIELD_PREFIX_EMBEDS, prefix), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_dlpack(b, MODCTX_FIELD_MODALITY_IDS,
+                                          tt_dlpack(ids_data, ids_code, ids_bits, 2, ids_shape, NULL, deleted)),
+                MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_output_slice(b, &slice), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+  modctx_builder_free(b);
+  return ctx;
+}
+
+static void test_forward_checks(void) {
+  int deleted = 0;
+  modctx_context *mot = make_mot(kDLInt, 64, &deleted);
+  modctx_context *mot32 = make_mot(kDLInt, 32, &deleted);
+  modctx_context *empty = NULL;
+  modctx_builder *b = NULL;
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &empty), MODCTX_OK);
+  modctx_builder_free(b);
+
+  EXPECT_STATUS(modctx_check_forward(mot, 1, 0), MODCTX_OK);
+  EXPECT_STATUS(modctx_check_forward(NULL, 1, 0), MODCTX_OK);
+  EXPECT_STATUS(modctx_check_forward(empty, 1, 1), MODCTX_OK);
+  EXPECT_STATUS(modctx_check_forward(NULL, 0, 0), MODCTX_ERR_FORWARD_INPUTS);
+  EXPECT_STR(modctx_last_error(), "Transformer.forward requires exactly one of tokens or modality.inputs_embeds");
+  EXPECT_STATUS(modctx_check_forward(mot, 0, 1), MODCTX_ERR_FORWARD_INPUTS);
+  EXPECT_STATUS(modctx_check_forward(mot, 7, 1), MODCTX_ERR_KV_CACHE); /* any nonzero is "given" */
+  EXPECT_STR(modctx_last_error(), "modality.output_slice is training-only; cannot be combined with kv_caches");
+  EXPECT_STATUS(modctx_check_forward(mot32, 1, 0), MODCTX_ERR_DTYPE);
+  EXPECT_STR(modctx_last_error(), "modality.modality_ids.dtype must be torch.long, got torch.int32");
+
+  /* Success leaves the last message alone. */
+  EXPECT_STATUS(modctx_check_forward(mot, 1, 0), MODCTX_OK);
+  EXPECT_STR(modctx_last_error(), "modality.modality_ids.dtype must be torch.long, got torch.int32");
+
+  modctx_context_free(mot);
+  modctx_context_free(mot32);
+  modctx_context_free(empty);
+  EXPECT(deleted == 4);
+}
+
+static void test_describe(void) {
+  int deleted = 0;
+  modctx_context *mot = make_mot(kDLInt, 64, &deleted);
+  const char *want =
+      "ModalityContext(prefix_embeds=Tensor[2, 4, 8] float32 cuda:0, output_slice=slice(4, None, None), "
+      "modality_ids=Tensor[2, 12] int64 cpu)";
+  char buf[256];
+  char small[10];
+  size_t len = 0;
+  memset(small, 'x', sizeof small);
+  EXPECT_STATUS(modctx_context_describe(mot, buf, sizeof buf, &len), MODCTX_OK);
+  EXPECT_STR(buf, want);
+  EXPECT(len == strlen(want));
+  EXPECT_STATUS(modctx_context_describe(mot, NULL, 0, &len), MODCTX_OK); /* size query */
+  EXPECT(len == strlen(want));
+  EXPECT_STATUS(modctx_context_describe(mot, small, sizeof small, &len), MODCTX_OK); /* truncates */
+  EXPECT_STR(small, "ModalityC");
+  EXPECT(len == strlen(want));
+  EXPECT_STATUS(modctx_context_describe(mot, buf, 1, NULL), MODCTX_OK);
+  EXPECT(buf[0] == '\0');
+  EXPECT_STATUS(modctx_context_describe(mot, NULL, 5, &len), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_describe(NULL, buf, sizeof buf, &len), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(buf[0] == '\0' && len == 0);
+  modctx_context_free(mot);
+  EXPECT(deleted == 2);
+}
+
+static void test_slices(void) {
+  modctx_slice s = {-3, 0, 0, MODCTX_SLICE_HAS_START};
+  int64_t start = 0, stop = 0, step = 0, count = 0;
+  EXPECT_STATUS(modctx_slice_indices(&s, 10, &start, &stop, &step, &count), MODCTX_OK);
+  EXPECT(start == 7 && stop == 10 && step == 1 && count == 3);
+  s.flags = MODCTX_SLICE_HAS_STEP;
+  s.step = -1;
+  EXPECT_STATUS(modctx_slice_indices(&s, 10, &start, &stop, &step, &count), MODCTX_OK);
+  EXPECT(start == 9 && stop == -1 && step == -1 && count == 10);
+  s.step = 0;
+  EXPECT_STATUS(modctx_slice_indices(&s, 10, &start, &stop, &step, &count), MODCTX_ERR_SLICE);
+  EXPECT_STR(modctx_last_error(), "slice step cannot be zero");
+  s.flags = 0;
+  EXPECT_STATUS(modctx_slice_indices(&s, -1, &start, &stop, &step, &count), MODCTX_ERR_SLICE);
+  EXPECT_STR(modctx_last_error(), "length should not be negative");
+  s.flags = 8;
+  EXPECT_STATUS(modctx_slice_indices(&s, 1, &start, &stop, &step, &count), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_slice_indices(NULL, 1, &start, &stop, &step, &count), MODCTX_ERR_INVALID_ARGUMENT);
+  s.flags = 0;
+  EXPECT_STATUS(modctx_slice_indices(&s, 1, NULL, &stop, &step, &count), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_slice_indices(&s, 1, &start, NULL, &step, &count), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_slice_indices(&s, 1, &start, &stop, NULL, &count), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_slice_indices(&s, 1, &start, &stop, &step, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+
+  {
+    /* Output slice round trip and unset. */
+    modctx_builder *b = NULL;
+    modctx_context *ctx = NULL;
+    modctx_slice in = {1, -2, 3, MODCTX_SLICE_HAS_START | MODCTX_SLICE_HAS_STOP | MODCTX_SLICE_HAS_STEP};
+    modctx_slice out;
+    int has = -1;
+    EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+    EXPECT_STATUS(modctx_builder_set_output_slice(b, &in), MODCTX_OK);
+    EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+    EXPECT_STATUS(modctx_context_get_output_slice(ctx, &has, &out), MODCTX_OK);
+    EXPECT(has == 1 && out.start == 1 && out.stop == -2 && out.step == 3 && out.flags == in.flags);
+    modctx_context_free(ctx);
+    in.flags = 0x10;
+    EXPECT_STATUS(modctx_builder_set_output_slice(b, &in), MODCTX_ERR_INVALID_ARGUMENT);
+    EXPECT_STATUS(modctx_builder_set_output_slice(b, NULL), MODCTX_OK);
+    EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+    EXPECT_STATUS(modctx_context_get_output_slice(ctx, &has, &out), MODCTX_OK);
+    EXPECT(has == 0 && out.flags == 0);
+    modctx_context_free(ctx);
+    modctx_builder_free(b);
+  }
+}
+
+static void test_dlpack_round_trip(void) {
+  int deleted = 0;
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL;
+  DLManagedTensor *out = NULL;
+  DLManagedTensorVersioned *vout = NULL;
+  int64_t shape[3] = {2, 4, 8};
+  int64_t strides[3] = {64, 16, 2}; /* a strided view: every other float */
+  static float storage[2 * 64];
+  int has = -1;
+
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_dlpack(b, MODCTX_FIELD_INPUTS_EMBEDS,
+                                          tt_dlpack(storage, kDLFloat, 32, 3, shape, strides, &deleted)),
+                MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+  modctx_builder_free(b);
+  EXPECT_STATUS(modctx_context_has(ctx, MODCTX_FIELD_INPUTS_EMBEDS, &has), MODCTX_OK);
+  EXPECT(has == 1);
+  EXPECT_STATUS(modctx_context_has(ctx, MODCTX_FIELD_PREFIX_EMBEDS, &has), MODCTX_OK);
+  EXPECT(has == 0);
+
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_INPUTS_EMBEDS, &out), MODCTX_OK);
+  EXPECT(out != NULL && out->dl_tensor.data == (void *)storage); /* zero copy */
+  EXPECT(out->dl_tensor.ndim == 3 && out->dl_tensor.shape[0] == 2 && out->dl_tensor.shape[2] == 8);
+  EXPECT(out->dl_tensor.strides != NULL && out->dl_tensor.strides[0] == 64 && out->dl_tensor.strides[2] == 2);
+  EXPECT(out->dl_tensor.dtype.code == kDLFloat && out->dl_tensor.dtype.bits == 32 && out->dl_tensor.dtype.lanes == 1);
+  EXPECT(out->dl_tensor.device.device_type == kDLCPU && out->dl_tensor.byte_offset == 0);
+
+  EXPECT_STATUS(modctx_context_get_dlpack_versioned(ctx, MODCTX_FIELD_INPUTS_EMBEDS, &vout), MODCTX_OK);
+  EXPECT(vout != NULL && vout->version.major == 1 && (vout->flags & DLPACK_FLAG_BITMASK_READ_ONLY));
+  EXPECT(vout->dl_tensor.data == (void *)storage);
+
+  out->deleter(out);
+  EXPECT(deleted == 0);
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_PREFIX_EMBEDS, &out), MODCTX_ERR_MISSING_FIELD);
+  EXPECT(out == NULL);
+  EXPECT_STR(modctx_last_error(), "modctx_context_get_dlpack: modality.prefix_embeds is not set");
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_INPUTS_EMBEDS, &out), MODCTX_OK);
+
+  /* The exported tensors keep the memory alive after the context goes. */
+  modctx_context_free(ctx);
+  EXPECT(deleted == 0);
+  out->deleter(out);
+  EXPECT(deleted == 0);
+  vout->deleter(vout);
+  EXPECT(deleted == 1);
+}
+
+static void test_byte_offset_and_bool(void) {
+  int deleted = 0;
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL;
+  DLManagedTensor *out = NULL;
+  DLManagedTensor *mask;
+  DLManagedTensorVersioned *features;
+  int64_t fshape[3] = {2, 10, 1};
+  int64_t mshape[2] = {2, 10};
+  char buf[256];
+
+  features = tt_dlpack_versioned(prefix_data, kDLBfloat, 16, 3, fshape, NULL, 1, 3, &deleted);
+  features->dl_tensor.byte_offset = 6;
+  features->flags = DLPACK_FLAG_BITMASK_READ_ONLY;
+  mask = tt_dlpack(mask_data, MODCTX_DLPACK_BOOL, 8, 2, mshape, NULL, &deleted);
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_dlpack_versioned(b, MODCTX_FIELD_IMAGE_FEATURES, features), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_dlpack(b, MODCTX_FIELD_IMAGE_MASK, mask), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+  EXPECT_STATUS(modctx_context_describe(ctx, buf, sizeof buf, NULL), MODCTX_OK);
+  EXPECT_STR(buf, "ModalityContext(image_features=Tensor[2, 10, 1] bfloat16 cpu, image_mask=Tensor[2, 10] bool cpu)");
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_IMAGE_FEATURES, &out), MODCTX_OK);
+  EXPECT(out->dl_tensor.data == (void *)((char *)prefix_data + 6)); /* byte_offset honoured */
+  EXPECT(out->dl_tensor.dtype.code == kDLBfloat && out->dl_tensor.dtype.bits == 16);
+  out->deleter(out);
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_IMAGE_MASK, &out), MODCTX_OK);
+  EXPECT(out->dl_tensor.dtype.code == MODCTX_DLPACK_BOOL && out->dl_tensor.dtype.bits == 8);
+  EXPECT(out->dl_tensor.data == (void *)mask_data);
+  out->deleter(out);
+  modctx_context_free(ctx);
+  EXPECT(deleted == 0);
+  modctx_builder_free(b);
+  EXPECT(deleted == 2);
+}
+
+static int plain_released = 0;
+static void plain_release(void *ctx) { plain_released += *(int *)ctx; }
+
+static void test_plain_descriptor(void) {
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL;
+  DLManagedTensor *out = NULL;
+  int64_t shape[2] = {2, 10};
+  int one = 1;
+  modctx_tensor_desc d;
+  char buf[256];
+  memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
+  d.dtype = MODCTX_DTYPE_INT64;
+  d.data = ids_data;
+  d.ndim = 2;
+  d.shape = shape;
+  d.device_type = kDLROCM;
+  d.device_id = 2;
+  d.release = plain_release;
+  d.release_ctx = &one;
+
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_tensor(b, MODCTX_FIELD_INPUTS_EMBEDS, &d), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_tensor(b, MODCTX_FIELD_MODALITY_IDS, &d), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+  EXPECT_STATUS(modctx_context_describe(ctx, buf, sizeof buf, NULL), MODCTX_OK);
+  EXPECT_STR(buf, "ModalityContext(inputs_embeds=Tensor[2, 10] int64 hip:2, modality_ids=Tensor[2, 10] int64 hip:2)");
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_MODALITY_IDS, &out), MODCTX_OK);
+  EXPECT(out->dl_tensor.device.device_type == kDLROCM && out->dl_tensor.device.device_id == 2);
+  EXPECT(out->dl_tensor.strides[0] == 10 && out->dl_tensor.strides[1] == 1); /* full strides */
+  out->deleter(out);
+  modctx_builder_free(b);
+  modctx_context_free(ctx);
+  EXPECT(plain_released == 2);
+
+  /* Failure paths release too. */
+  d.dtype = (modctx_dtype)99;
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "prefix_embeds: unknown modctx_dtype 99");
+  EXPECT(plain_released == 3);
+  d.dtype = MODCTX_DTYPE_FLOAT32;
+  d.struct_size = 8;
+  EXPECT_STATUS(modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(plain_released == 3); /* too small to read the release pointer: it is not called */
+  d.struct_size = sizeof d;
+  EXPECT_STATUS(modctx_builder_set_tensor(NULL, MODCTX_FIELD_PREFIX_EMBEDS, &d), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(plain_released == 4);
+  d.release = NULL;
+  EXPECT_STATUS(modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d), MODCTX_OK);
+  modctx_builder_free(b);
+  EXPECT(plain_released == 4);
+}
+
+static void test_replace_and_retain(void) {
+  int deleted = 0;
+  modctx_context *mot = make_mot(kDLInt, 64, &deleted);
+  modctx_context *again = NULL, *changed = NULL;
+  modctx_builder *b = NULL;
+  int64_t shape[3] = {2, 4, 8};
+  int has = 0;
+
+  EXPECT_STATUS(modctx_context_retain(mot, &again), MODCTX_OK);
+  EXPECT(again == mot);
+  modctx_context_free(again);
+
+  EXPECT_STATUS(modctx_builder_new_from_context(mot, &b), MODCTX_OK);
+  /* Adding image_features beside prefix_embeds: the checks run again. */
+  EXPECT_STATUS(modctx_builder_set_dlpack(b, MODCTX_FIELD_IMAGE_FEATURES,
+                                          tt_dlpack(prefix_data, kDLFloat, 32, 3, shape, NULL, &deleted)),
+                MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &changed), MODCTX_ERR_ROUTES);
+  EXPECT_STR(modctx_last_error(), ROUTES);
+  EXPECT_STATUS(modctx_builder_clear(b, MODCTX_FIELD_IMAGE_FEATURES), MODCTX_OK);
+  EXPECT(deleted == 1);
+  EXPECT_STATUS(modctx_builder_clear(b, MODCTX_FIELD_PREFIX_EMBEDS), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &changed), MODCTX_ERR_MODALITY_IDS);
+  EXPECT_STATUS(modctx_builder_clear(b, MODCTX_FIELD_MODALITY_IDS), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &changed), MODCTX_OK);
+  EXPECT_STATUS(modctx_context_has(changed, MODCTX_FIELD_PREFIX_EMBEDS, &has), MODCTX_OK);
+  EXPECT(has == 0);
+  EXPECT_STATUS(modctx_context_has(mot, MODCTX_FIELD_PREFIX_EMBEDS, &has), MODCTX_OK);
+  EXPECT(has == 1); /* the original is unchanged */
+  EXPECT_STATUS(modctx_builder_clear(b, (modctx_field)6), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_builder_clear(b, (modctx_field)-1), MODCTX_ERR_INVALID_ARGUMENT);
+  modctx_builder_free(b);
+  modctx_context_free(changed);
+  EXPECT(deleted == 1);
+  modctx_context_free(mot);
+  EXPECT(deleted == 3);
+}
+
+static void test_apply_output_slice(void) {
+  int deleted = 0, hidden_deleted = 0;
+  modctx_context *mot = make_mot(kDLInt, 64, &deleted);
+  static float h[2 * 12 * 8];
+  int64_t shape[3] = {2, 12, 8};
+  int64_t shape2[2] = {2, 12};
+  DLManagedTensor *out = NULL;
+  EXPECT_STATUS(modctx_context_apply_output_slice(mot, tt_dlpack(h, kDLFloat, 32, 3, shape, NULL, &hidden_deleted), &out),
+                MODCTX_OK);
+  EXPECT(out != NULL && out->dl_tensor.shape[1] == 8 && out->dl_tensor.data == (void *)(h + 4 * 8));
+  EXPECT(hidden_deleted == 0);
+  out->deleter(out);
+  EXPECT(hidden_deleted == 1);
+  EXPECT_STATUS(modctx_context_apply_output_slice(mot, tt_dlpack(h, kDLFloat, 32, 2, shape2, NULL, &hidden_deleted), &out),
+                MODCTX_ERR_SHAPE);
+  EXPECT_STR(modctx_last_error(), "too many indices for tensor of dimension 2");
+  EXPECT(hidden_deleted == 2 && out == NULL);
+  EXPECT_STATUS(modctx_context_apply_output_slice(NULL, tt_dlpack(h, kDLFloat, 32, 3, shape, NULL, &hidden_deleted), &out),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(hidden_deleted == 3);
+  EXPECT_STATUS(modctx_context_apply_output_slice(mot, tt_dlpack(h, kDLFloat, 32, 3, shape, NULL, &hidden_deleted), NULL),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(hidden_deleted == 4);
+  modctx_context_free(mot);
+}
+
+/* The table is append-only: its first entries never move. */
+static void test_api_layout(void) {
+  size_t p = sizeof(void (*)(void));
+  size_t base = offsetof(modctx_api, builder_new);
+  EXPECT(offsetof(modctx_api, abi_version) == 0);
+  EXPECT(offsetof(modctx_api, struct_size) == 4);
+  EXPECT(base == 8);
+  EXPECT(offsetof(modctx_api, builder_free) == base + 1 * p);
+  EXPECT(offsetof(modctx_api, builder_set_dlpack) == base + 2 * p);
+  EXPECT(offsetof(modctx_api, builder_set_dlpack_versioned) == base + 3 * p);
+  EXPECT(offsetof(modctx_api, builder_clear) == base + 4 * p);
+  EXPECT(offsetof(modctx_api, builder_set_output_slice) == base + 5 * p);
+  EXPECT(offsetof(modctx_api, builder_build) == base + 6 * p);
+  EXPECT(offsetof(modctx_api, context_free) == base + 7 * p);
+  EXPECT(offsetof(modctx_api, context_has) == base + 8 * p);
+  EXPECT(offsetof(modctx_api, context_get_dlpack) == base + 9 * p);
+  EXPECT(offsetof(modctx_api, context_get_dlpack_versioned) == base + 10 * p);
+  EXPECT(offsetof(modctx_api, context_get_output_slice) == base + 11 * p);
+  EXPECT(offsetof(modctx_api, context_describe) == base + 12 * p);
+  EXPECT(offsetof(modctx_api, check_forward) == base + 13 * p);
+  EXPECT(offsetof(modctx_api, slice_indices) == base + 14 * p);
+  EXPECT(offsetof(modctx_api, last_error) == base + 15 * p);
+  EXPECT(offsetof(modctx_api, status_name) == base + 16 * p);
+  EXPECT(offsetof(modctx_api, version) == base + 17 * p);
+  EXPECT(offsetof(modctx_api, get_abi_version) == base + 18 * p);
+  EXPECT(offsetof(modctx_api, builder_new_from_context) == base + 19 * p);
+  EXPECT(offsetof(modctx_api, builder_set_tensor) == base + 20 * p);
+  EXPECT(offsetof(modctx_api, context_retain) == base + 21 * p);
+  EXPECT(offsetof(modctx_api, context_apply_output_slice) == base + 22 * p);
+  EXPECT(offsetof(modctx_api, field_name) == base + 23 * p);
+  EXPECT(sizeof(modctx_api) >= base + 24 * p);
+  /* The fixed values of the enums and structs users code against. */
+  EXPECT(MODCTX_FIELD_INPUTS_EMBEDS == 0 && MODCTX_FIELD_PREFIX_EMBEDS == 1 && MODCTX_FIELD_IMAGE_FEATURES == 2 &&
+         MODCTX_FIELD_IMAGE_MASK == 3 && MODCTX_FIELD_MODALITY_IDS == 4 && MODCTX_FIELD_KEY_PADDING_MASK == 5);
+  EXPECT(MODCTX_SLICE_HAS_START == 1 && MODCTX_SLICE_HAS_STOP == 2 && MODCTX_SLICE_HAS_STEP == 4);
+  EXPECT(sizeof(modctx_status) == sizeof(int) && sizeof(modctx_field) == sizeof(int));
+  EXPECT(offsetof(modctx_slice, stop) == 8 && offsetof(modctx_slice, step) == 16 && offsetof(modctx_slice, flags) == 24);
+}
+
+static void test_get_api(void) {
+  const modctx_api *api = modctx_get_api(MODCTX_ABI_VERSION);
+  EXPECT(api != NULL);
+  if (api) {
+    EXPECT(api->abi_version == MODCTX_ABI_VERSION && api->struct_size == sizeof(modctx_api));
+    EXPECT(api->builder_new == modctx_builder_new);
+    EXPECT(api->field_name == modctx_field_name);
+    EXPECT(api->get_abi_version() == MODCTX_ABI_VERSION);
+  }
+  EXPECT(modctx_get_api(1) == api);
+  EXPECT(modctx_get_api(0) == NULL);
+  EXPECT(modctx_get_api(MODCTX_ABI_VERSION + 1) == NULL);
+  EXPECT_STR(modctx_last_error(), "modctx_get_api: ABI version 2 is not served (this library serves 1 to 1)");
+}
+
+/* NULL for every pointer argument of every function: a status and a message. */
+static void test_nulls(void) {
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL;
+  DLManagedTensor *out = NULL;
+  DLManagedTensorVersioned *vout = NULL;
+  modctx_slice s;
+  int has = 0;
+  int deleted = 0;
+  int64_t shape[1] = {3};
+  EXPECT_STATUS(modctx_builder_new(NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_builder_new: out is NULL");
+  EXPECT_STATUS(modctx_builder_new_from_context(NULL, &b), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(b == NULL);
+  EXPECT_STATUS(modctx_builder_new_from_context(NULL, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  modctx_builder_free(NULL);
+  modctx_context_free(NULL);
+  EXPECT_STATUS(modctx_builder_set_dlpack(NULL, MODCTX_FIELD_PREFIX_EMBEDS, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_builder_set_dlpack_versioned(NULL, MODCTX_FIELD_PREFIX_EMBEDS, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_builder_set_tensor(NULL, MODCTX_FIELD_PREFIX_EMBEDS, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_dlpack(b, MODCTX_FIELD_PREFIX_EMBEDS, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_builder_set_dlpack: tensor is NULL");
+  EXPECT_STATUS(modctx_builder_set_dlpack_versioned(b, MODCTX_FIELD_PREFIX_EMBEDS, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  /* NULL builder with a real tensor: the tensor is still consumed. */
+  EXPECT_STATUS(modctx_builder_set_dlpack(NULL, MODCTX_FIELD_PREFIX_EMBEDS,
+                                          tt_dlpack(prefix_data, kDLFloat, 32, 1, shape, NULL, &deleted)),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_builder_set_dlpack: builder is NULL");
+  EXPECT(deleted == 1);
+  EXPECT_STATUS(modctx_builder_set_dlpack_versioned(NULL, MODCTX_FIELD_PREFIX_EMBEDS,
+                                                    tt_dlpack_versioned(prefix_data, kDLFloat, 32, 1, shape, NULL, 1, 0, &deleted)),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(deleted == 2);
+  /* Unknown field: consumed too. */
+  EXPECT_STATUS(modctx_builder_set_dlpack(b, (modctx_field)6, tt_dlpack(prefix_data, kDLFloat, 32, 1, shape, NULL, &deleted)),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_builder_set_dlpack: unknown field 6 (expected 0 to 5)");
+  EXPECT(deleted == 3);
+  EXPECT_STATUS(modctx_builder_clear(NULL, MODCTX_FIELD_PREFIX_EMBEDS), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_builder_set_output_slice(NULL, &s), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_builder_build(NULL, &ctx), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_builder_build(b, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_new_from_context(ctx, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_retain(NULL, &ctx), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(ctx == NULL);
+  EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+  EXPECT_STATUS(modctx_context_retain(ctx, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_has(NULL, MODCTX_FIELD_PREFIX_EMBEDS, &has), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_has(ctx, MODCTX_FIELD_PREFIX_EMBEDS, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_has(ctx, (modctx_field)77, &has), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_get_dlpack(NULL, MODCTX_FIELD_PREFIX_EMBEDS, &out), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_PREFIX_EMBEDS, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, (modctx_field)-5, &out), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_get_dlpack_versioned(NULL, MODCTX_FIELD_PREFIX_EMBEDS, &vout), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_get_dlpack_versioned(ctx, MODCTX_FIELD_PREFIX_EMBEDS, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_get_output_slice(NULL, &has, &s), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_get_output_slice(ctx, NULL, &s), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_get_output_slice(ctx, &has, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_apply_output_slice(ctx, NULL, &out), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_apply_output_slice(ctx, NULL, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(modctx_status_name(MODCTX_OK) != NULL);
+  modctx_context_free(ctx);
+  modctx_builder_free(b);
+}
+
+int main(void) {
+  test_names_and_versions();
+  test_construction_checks();
+  test_forward_checks();
+  test_describe();
+  test_slices();
+  test_dlpack_round_trip();
+  test_byte_offset_and_bool();
+  test_plain_descriptor();
+  test_replace_and_retain();
+  test_apply_output_slice();
+  test_api_layout();
+  test_get_api();
+  test_nulls();
+  if (tt_live_allocations() != 0) {
+    ++failures;
+    fprintf(stderr, "FAILED: %d test tensors were never released\n", tt_live_allocations());
+  }
+  printf("%d passed, %d failed\n", checks - failures, failures);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,248 @@
+/* Hostile and extreme tensor descriptors and call sequences: each must end in
+ * the right status and message, with the deleter called exactly once, and
+ * nothing read out of bounds (run under ASan too). */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "modctx.h"
+#include "test_tensors.h"
+
+static int failures = 0, cases = 0;
+
+static float data[64];
+
+typedef struct {
+  const char *name;
+  int versioned;              /* 0: DLManagedTensor, 1: versioned */
+  uint32_t major;             /* versioned only */
+  int code, bits, lanes;
+  int ndim;
+  int64_t shape[TT_MAX_NDIM];
+  int use_strides;
+  int64_t strides[TT_MAX_NDIM];
+  int null_shape;
+  int null_data;
+  uint64_t byte_offset;
+  intptr_t data_shift;        /* bytes added to the data pointer */
+  int device_type, device_id;
+  int null_deleter;
+  modctx_status want;
+  const char *message_part;   /* a substring of the message; NULL: not checked */
+  uintptr_t address;          /* nonzero: use this data address instead (never dereferenced) */
+} hostile_case;
+
+#define BIG INT64_MAX
+
+static const hostile_case table[] = {
+    /* name, versioned, major, code, bits, lanes, ndim, shape, use_strides, strides, null_shape, null_data,
+       byte_offset, data_shift, device_type, device_id, null_deleter, want, message_part */
+    {"plain float32", 0, 0, kDLFloat, 32, 1, 2, {2, 3}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"negative ndim", 0, 0, kDLFloat, 32, 1, -1, {0}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "ndim -1 is out of range [0, 32]"},
+    {"ndim 33", 0, 0, kDLFloat, 32, 1, 33, {0}, 0, {0}, 1, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "ndim 33 is out of range"},
+    {"ndim INT32_MAX", 0, 0, kDLFloat, 32, 1, INT32_MAX, {0}, 0, {0}, 1, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "out of range"},
+    {"NULL shape with ndim 2", 0, 0, kDLFloat, 32, 1, 2, {0}, 0, {0}, 1, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "shape is NULL with ndim 2"},
+    {"NULL shape with ndim 0 (a scalar)", 0, 0, kDLFloat, 32, 1, 0, {0}, 0, {0}, 1, 0, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"negative size", 0, 0, kDLFloat, 32, 1, 2, {2, -3}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "shape[1] is -3 (sizes must be >= 0)"},
+    {"INT64_MIN size", 0, 0, kDLFloat, 32, 1, 1, {INT64_MIN}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "sizes must be >= 0"},
+    {"size product overflows", 0, 0, kDLFloat, 32, 1, 3, {1LL << 32, 1LL << 32, 2}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "number of elements overflows 64 bits"},
+    {"huge sizes with a zero size", 0, 0, kDLFloat, 32, 1, 3, {BIG, BIG, 0}, 0, {0}, 0, 1, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "number of elements overflows 64 bits"},
+    {"a zero size first, then huge sizes", 0, 0, kDLFloat, 32, 1, 3, {0, BIG, BIG}, 0, {0}, 0, 1, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "number of elements overflows 64 bits"},
+    {"a zero size beside large ones", 0, 0, kDLFloat, 32, 1, 3, {0, 1LL << 20, 1LL << 20}, 0, {0}, 0, 1, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"byte extent overflows", 0, 0, kDLFloat, 32, 1, 1, {BIG / 2}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "byte extent"},
+    {"stride overflows", 0, 0, kDLFloat, 32, 1, 2, {3, 3}, 1, {BIG, 1}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "byte extent"},
+    {"strides sum overflows", 0, 0, kDLFloat, 32, 1, 3, {3, 3, 3}, 1, {BIG / 2, BIG / 2, BIG / 2}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "byte extent"},
+    {"extent past INT64_MAX", 0, 0, kDLFloat, 32, 1, 1, {1LL << 61}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "byte extent"},
+    {"extent wraps the address space", 0, 0, kDLFloat, 32, 1, 1, {1024}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "wraps around the address space", UINTPTR_MAX - 63},
+    {"negative stride", 0, 0, kDLFloat, 32, 1, 2, {2, 3}, 1, {3, -1}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "strides[1] is -1"},
+    {"zero strides (broadcast)", 0, 0, kDLFloat, 32, 1, 2, {2, 3}, 1, {0, 0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"NULL data with elements", 0, 0, kDLFloat, 32, 1, 2, {2, 3}, 0, {0}, 0, 1, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "data is NULL but the tensor has 6 elements"},
+    {"NULL data, zero elements", 0, 0, kDLFloat, 32, 1, 2, {0, 3}, 0, {0}, 0, 1, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"lanes 4", 0, 0, kDLFloat, 32, 4, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "dtype lanes 4 (only 1 is supported)"},
+    {"lanes 0", 0, 0, kDLFloat, 32, 0, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "dtype lanes 0"},
+    {"unknown dtype code 200", 0, 0, 200, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "unknown DLPack dtype code 200"},
+    {"float with 7 bits", 0, 0, kDLFloat, 7, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "DLPack dtype code 2 with 7 bits has no LibTorch type"},
+    {"uint16", 0, 0, kDLUInt, 16, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "code 1 with 16 bits"},
+    {"opaque handle", 0, 0, kDLOpaqueHandle, 64, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "code 3"},
+    {"float8 (DLPack 1.1)", 0, 0, 8, 8, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "code 8 with 8 bits"},
+    {"bool with 1 bit", 0, 0, MODCTX_DLPACK_BOOL, 1, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "code 6 with 1 bits"},
+    {"bool", 0, 0, MODCTX_DLPACK_BOOL, 8, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"bfloat16", 0, 0, kDLBfloat, 16, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"complex128", 0, 0, kDLComplex, 128, 1, 1, {2}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"byte_offset not a multiple of the element size", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 2, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "byte_offset 2 is not a multiple of the element size 4"},
+    {"misaligned data pointer", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 1, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "not aligned to 4 bytes"},
+    {"byte_offset honoured", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 16, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"huge byte_offset", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, UINT64_MAX - 3, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "byte extent"},
+    {"unknown device type 99", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, 99, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "unknown DLPack device type 99"},
+    {"device type 0", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, 0, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "unknown DLPack device type 0"},
+    {"ExtDev", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, 12, 0, 0, MODCTX_ERR_UNSUPPORTED, "device type 12 has no LibTorch device"},
+    {"negative device id", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCUDA, -1, 0, MODCTX_ERR_INVALID_ARGUMENT, "device_id -1 is negative"},
+    {"device id 128", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCUDA, 128, 0, MODCTX_ERR_UNSUPPORTED, "above LibTorch's limit 127"},
+    {"CUDA memory as metadata", 0, 0, kDLFloat, 32, 1, 1, {1LL << 40}, 0, {0}, 0, 0, 0, 0, kDLCUDA, 3, 0, MODCTX_OK, NULL},
+    {"ROCm memory", 0, 0, kDLFloat, 16, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLROCM, 1, 0, MODCTX_OK, NULL},
+    {"CUDA host memory", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCUDAHost, 0, 0, MODCTX_OK, NULL},
+    {"NULL deleter", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 1, MODCTX_OK, NULL},
+    {"NULL deleter, rejected", 0, 0, kDLFloat, 32, 4, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 1, MODCTX_ERR_UNSUPPORTED, NULL},
+    {"versioned 1.x", 1, 1, kDLFloat, 32, 1, 2, {2, 3}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"versioned 0.x", 1, 0, kDLFloat, 32, 1, 2, {2, 3}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "DLPack version 0.7 is not supported (modctx reads major version 1)"},
+    {"versioned 2.x", 1, 2, kDLFloat, 32, 1, 2, {2, 3}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "DLPack version 2.7 is not supported"},
+    {"versioned 2.x with garbage inside", 1, 2, 255, 255, 9, -7, {0}, 0, {0}, 1, 1, 3, 1, 99, -1, 0, MODCTX_ERR_UNSUPPORTED, "version 2.7"},
+    {"versioned, NULL deleter, rejected", 1, 3, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 1, MODCTX_ERR_UNSUPPORTED, NULL},
+};
+
+static void run_case(const hostile_case *c) {
+  modctx_builder *b = NULL;
+  int deleted = 0;
+  modctx_status got;
+  void *unmanaged = NULL;
+  const int want_deletes = c->null_deleter ? 0 : 1;
+  int64_t *shape = (int64_t *)c->shape;
+  char *base = c->null_data ? NULL : c->address ? (char *)c->address : (char *)data + c->data_shift;
+  ++cases;
+  modctx_builder_new(&b);
+  if (c->versioned) {
+    DLManagedTensorVersioned *t = tt_dlpack_versioned(base, c->code, c->bits, c->ndim, c->null_shape ? NULL : shape,
+                                                      c->use_strides ? c->strides : NULL, c->major, 7, &deleted);
+    t->dl_tensor.dtype.lanes = (uint16_t)c->lanes;
+    t->dl_tensor.byte_offset = c->byte_offset;
+    t->dl_tensor.device.device_type = (DLDeviceType)c->device_type;
+    t->dl_tensor.device.device_id = c->device_id;
+    t->flags = DLPACK_FLAG_BITMASK_READ_ONLY;
+    if (c->null_deleter) {
+      t->deleter = NULL; /* nothing will count it: reclaimed by hand below */
+      unmanaged = t->manager_ctx;
+    }
+    got = modctx_builder_set_dlpack_versioned(b, MODCTX_FIELD_PREFIX_EMBEDS, t);
+  } else {
+    DLManagedTensor *t = tt_dlpack(base, c->code, c->bits, c->ndim, c->null_shape ? NULL : shape,
+                                   c->use_strides ? c->strides : NULL, &deleted);
+    t->dl_tensor.dtype.lanes = (uint16_t)c->lanes;
+    t->dl_tensor.byte_offset = c->byte_offset;
+    t->dl_tensor.device.device_type = (DLDeviceType)c->device_type;
+    t->dl_tensor.device.device_id = c->device_id;
+    if (c->null_deleter) {
+      t->deleter = NULL;
+      unmanaged = t->manager_ctx;
+    }
+    got = modctx_builder_set_dlpack(b, MODCTX_FIELD_PREFIX_EMBEDS, t);
+  }
+  if (got != c->want) {
+    ++failures;
+    fprintf(stderr, "FAILED %s: %s, wanted %s (%s)\n", c->name, modctx_status_name(got), modctx_status_name(c->want),
+            modctx_last_error());
+  } else if (c->message_part && !strstr(modctx_last_error(), c->message_part)) {
+    ++failures;
+    fprintf(stderr, "FAILED %s: message \"%s\" lacks \"%s\"\n", c->name, modctx_last_error(), c->message_part);
+  } else if (got != MODCTX_OK && strncmp(modctx_last_error(), "prefix_embeds: ", 15) != 0) {
+    ++failures;
+    fprintf(stderr, "FAILED %s: message \"%s\" does not name the field\n", c->name, modctx_last_error());
+  }
+  /* On failure the deleter has run before the call returned; on success it runs with the builder. */
+  if (got != MODCTX_OK && deleted != want_deletes) {
+    ++failures;
+    fprintf(stderr, "FAILED %s: %d deleter calls after the failed call\n", c->name, deleted);
+  }
+  if (got == MODCTX_OK) {
+    modctx_context *ctx = NULL;
+    if (modctx_builder_build(b, &ctx) != MODCTX_OK) {
+      ++failures;
+      fprintf(stderr, "FAILED %s: build: %s\n", c->name, modctx_last_error());
+    }
+    modctx_builder_free(b);
+    if (deleted != 0) {
+      ++failures;
+      fprintf(stderr, "FAILED %s: deleted while a context holds it\n", c->name);
+    }
+    modctx_context_free(ctx);
+  } else {
+    modctx_builder_free(b);
+  }
+  if (deleted != want_deletes) {
+    ++failures;
+    fprintf(stderr, "FAILED %s: %d deleter calls in all\n", c->name, deleted);
+  }
+  if (unmanaged) tt_discard(unmanaged);
+}
+
+static void count_release(void *counter) { ++*(int *)counter; }
+
+/* Call sequences: builders freed before their contexts, contexts freed in any order. */
+static void sequences(void) {
+  int deleted = 0;
+  int64_t shape[2] = {2, 3};
+  modctx_builder *b = NULL, *b2 = NULL;
+  modctx_context *c1 = NULL, *c2 = NULL, *c3 = NULL, *r = NULL;
+  ++cases;
+  modctx_builder_new(&b);
+  modctx_builder_set_dlpack(b, MODCTX_FIELD_INPUTS_EMBEDS, tt_dlpack(data, kDLFloat, 32, 2, shape, NULL, &deleted));
+  modctx_builder_build(b, &c1);
+  modctx_builder_build(b, &c2);
+  /* Setting the same field again releases nothing still held by contexts. */
+  modctx_builder_set_dlpack(b, MODCTX_FIELD_INPUTS_EMBEDS, tt_dlpack(data, kDLFloat, 32, 2, shape, NULL, &deleted));
+  modctx_builder_build(b, &c3);
+  modctx_builder_free(b);
+  modctx_builder_new_from_context(c1, &b2);
+  modctx_context_retain(c2, &r);
+  modctx_context_free(c2);
+  if (deleted != 0) ++failures, fprintf(stderr, "FAILED sequences: early release\n");
+  modctx_context_free(c3);
+  if (deleted != 1) ++failures, fprintf(stderr, "FAILED sequences: second tensor not released with its last holder\n");
+  modctx_context_free(c1);
+  modctx_context_free(r);
+  if (deleted != 1) ++failures, fprintf(stderr, "FAILED sequences: released while a builder holds it\n");
+  modctx_builder_free(b2);
+  if (deleted != 2) ++failures, fprintf(stderr, "FAILED sequences: %d releases, wanted 2\n", deleted);
+
+  /* A failed build leaves the builder usable, and a builder can be cleared and reused. */
+  ++cases;
+  deleted = 0;
+  modctx_builder_new(&b);
+  modctx_builder_set_dlpack(b, MODCTX_FIELD_IMAGE_MASK, tt_dlpack(data, MODCTX_DLPACK_BOOL, 8, 2, shape, NULL, &deleted));
+  if (modctx_builder_build(b, &c1) != MODCTX_ERR_IMAGE_MASK || c1) ++failures, fprintf(stderr, "FAILED reuse: build\n");
+  modctx_builder_set_dlpack(b, MODCTX_FIELD_IMAGE_FEATURES, tt_dlpack(data, kDLFloat, 32, 2, shape, NULL, &deleted));
+  if (modctx_builder_build(b, &c1) != MODCTX_OK) ++failures, fprintf(stderr, "FAILED reuse: rebuild\n");
+  modctx_builder_clear(b, MODCTX_FIELD_IMAGE_MASK);
+  modctx_builder_clear(b, MODCTX_FIELD_IMAGE_MASK); /* clearing twice is fine */
+  modctx_builder_free(b);
+  modctx_context_free(c1);
+  if (deleted != 2) ++failures, fprintf(stderr, "FAILED reuse: %d releases, wanted 2\n", deleted);
+
+  /* Plain descriptors: hostile ones are consumed once too. */
+  {
+    int released = 0;
+    modctx_tensor_desc d;
+    int64_t bad_shape[1] = {-1};
+    ++cases;
+    memset(&d, 0, sizeof d);
+    d.struct_size = sizeof d;
+    d.dtype = MODCTX_DTYPE_FLOAT32;
+    d.data = data;
+    d.ndim = 1;
+    d.shape = bad_shape;
+    d.device_type = kDLCPU;
+    d.release = count_release;
+    d.release_ctx = &released;
+    modctx_builder_new(&b);
+    if (modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d) != MODCTX_ERR_INVALID_ARGUMENT)
+      ++failures, fprintf(stderr, "FAILED desc: negative size accepted\n");
+    d.shape = shape;
+    d.ndim = 2;
+    d.device_type = 99;
+    if (modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d) != MODCTX_ERR_INVALID_ARGUMENT)
+      ++failures, fprintf(stderr, "FAILED desc: bad device accepted\n");
+    modctx_builder_free(b);
+    if (released != 2) ++failures, fprintf(stderr, "FAILED desc: %d releases, wanted 2\n", released);
+  }
+}
+
+int main(void) {
+  size_t i;
+  for (i = 0; i < sizeof table / sizeof table[0]; ++i) run_case(&table[i]);
+  sequences();
+  if (tt_live_allocations() != 0) {
+    ++failures;
+    fprintf(stderr, "FAILED: %d test tensors were never released\n", tt_live_allocations());
+  }
+  printf("%d passed, %d failed\n", cases - failures, failures);
+  return failures ? 1 : 0;
+}
