@@ -1,6 +1,7 @@
 // The C ABI's entry points: argument checks, ownership, and the dlopen table.
 // Each function catches everything (guarded) and answers with a status.
 #include <atomic>
+#include <memory>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -38,6 +39,12 @@ MODCTX_SAME_CODE(MODCTX_ERR_UNUSED_FIELD, unused_field);
 MODCTX_SAME_CODE(MODCTX_ERR_VALUE, value);
 MODCTX_SAME_CODE(MODCTX_ERR_FORMAT, format);
 static_assert(MODCTX_FIELD_COUNT == modctx::kFieldCount, "field lists differ");
+static_assert(MODCTX_ARCH_TEXT == static_cast<int>(modctx::Arch::text) &&
+                  MODCTX_ARCH_JOINT_DECODER == static_cast<int>(modctx::Arch::joint_decoder) &&
+                  MODCTX_ARCH_CROSS_ATTENTION == static_cast<int>(modctx::Arch::cross_attention) &&
+                  MODCTX_ARCH_MOT == static_cast<int>(modctx::Arch::mot) &&
+                  MODCTX_ARCH_MOMA == static_cast<int>(modctx::Arch::moma),
+              "architecture lists differ");
 static_assert(sizeof(modctx_status) == sizeof(int) && sizeof(modctx_field) == sizeof(int), "enums are int-sized");
 
 struct modctx_builder {
@@ -343,6 +350,118 @@ MODCTX_API modctx_status modctx_context_apply_output_slice(const modctx_context*
   });
 }
 
+namespace {
+
+// modctx_model -> ModelSpec; struct_size guards against older, smaller structs.
+modctx_status read_model(const char* fn, const modctx_model* m, modctx::ModelSpec* out) {
+  if (!m) return null_argument(fn, "model");
+  if (m->struct_size < sizeof(modctx_model))
+    return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(fn) + ": model->struct_size " +
+                                                 std::to_string(m->struct_size) + " is smaller than modctx_model (" +
+                                                 std::to_string(sizeof(modctx_model)) + ")");
+  out->arch = static_cast<modctx::Arch>(m->arch);
+  out->hidden_size = m->hidden_size;
+  out->num_modalities = m->num_modalities == 0 ? 2 : m->num_modalities;
+  if (m->num_image_tokens >= 0) out->num_image_tokens = m->num_image_tokens;
+  if (m->text_dtype >= 0) {
+    at::ScalarType dtype{};
+    if (!modctx::capi::dtype_from_modctx(m->text_dtype, &dtype))
+      return fail(MODCTX_ERR_INVALID_ARGUMENT,
+                  std::string(fn) + ": unknown modctx_dtype " + std::to_string(m->text_dtype) + " in model->text_dtype");
+    out->text_dtype = dtype;
+  }
+  return MODCTX_OK;
+}
+
+}  // namespace
+
+MODCTX_API modctx_status modctx_check(const modctx_context* context, const modctx_model* model,
+                                      const int64_t* tokens_shape, int32_t tokens_ndim, int has_kv_caches,
+                                      uint32_t value_checks) {
+  const char* const fn = __func__;
+  return guarded(fn, [&] {
+    modctx::ModelSpec spec;
+    const modctx_status read = read_model(fn, model, &spec);
+    if (read != MODCTX_OK) return read;
+    if (tokens_shape && (tokens_ndim < 0 || tokens_ndim > MODCTX_MAX_NDIM))
+      return fail(MODCTX_ERR_INVALID_ARGUMENT,
+                  std::string(fn) + ": tokens_ndim " + std::to_string(tokens_ndim) + " is out of range [0, 32]");
+    if (value_checks & ~MODCTX_CHECK_MODALITY_ID_VALUES)
+      return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(fn) + ": unknown value_checks bits");
+    modctx::ModelForward forward;
+    forward.has_tokens = tokens_shape != nullptr;
+    if (tokens_shape) forward.tokens_shape = at::IntArrayRef(tokens_shape, static_cast<size_t>(tokens_ndim));
+    forward.has_kv_caches = has_kv_caches != 0;
+    modctx::ValueChecks values;
+    values.modality_ids_range = (value_checks & MODCTX_CHECK_MODALITY_ID_VALUES) != 0;
+    const modctx::Status s = modctx::validate_model(context ? &context->value : nullptr, spec, forward, values);
+    return s.ok() ? MODCTX_OK : fail(s);
+  });
+}
+
+MODCTX_API const char* modctx_arch_name(modctx_arch arch) {
+  const int a = static_cast<int>(arch);
+  return a >= 0 && a <= MODCTX_ARCH_MOMA ? modctx::arch_name(static_cast<modctx::Arch>(arch)) : nullptr;
+}
+
+MODCTX_API modctx_status modctx_compose(modctx_arch arch, DLManagedTensor* image_embeds,
+                                        const int64_t* input_ids_shape, int32_t input_ids_device_type,
+                                        int32_t input_ids_device_id, DLManagedTensor* frame_mask,
+                                        modctx_context** out) {
+  PendingRelease image_owner = PendingRelease::of(image_embeds);
+  PendingRelease mask_owner = PendingRelease::of(frame_mask);
+  const char* const fn = __func__;
+  return guarded(fn, [&] {
+    if (!out) return null_argument(fn, "out");
+    *out = nullptr;
+    if (!image_embeds) return null_argument(fn, "image_embeds");
+    if (!input_ids_shape) return null_argument(fn, "input_ids_shape");
+    modctx::StrategyInputs in;
+    modctx::Status s = modctx::capi::device_from_dlpack(input_ids_device_type, input_ids_device_id, "input_ids",
+                                                        &in.input_ids_device);
+    if (s.ok()) s = modctx::capi::import_dlpack(image_embeds->dl_tensor, "image_embeds", image_owner, &in.image_embeds);
+    if (s.ok() && frame_mask)
+      s = modctx::capi::import_dlpack(frame_mask->dl_tensor, "frame_mask", mask_owner, &in.frame_mask);
+    if (!s.ok()) return fail(s);
+    in.input_ids_shape = at::IntArrayRef(input_ids_shape, 2);
+    auto context = std::make_unique<modctx_context>();
+    context->value = modctx::compose(static_cast<modctx::Arch>(arch), in);
+    *out = context.release();
+    return MODCTX_OK;
+  });
+}
+
+MODCTX_API modctx_status modctx_context_residual_length(const modctx_context* context, int64_t text_length,
+                                                        int64_t* out) {
+  const char* const fn = __func__;
+  return guarded(fn, [&] {
+    if (!out) return null_argument(fn, "out");
+    *out = 0;
+    if (!context) return null_argument(fn, "context");
+    *out = modctx::residual_length(context->value, text_length);
+    return MODCTX_OK;
+  });
+}
+
+MODCTX_API modctx_status modctx_context_compose_residual(const modctx_context* context, DLManagedTensor* text_embeds,
+                                                         DLManagedTensor** out) {
+  PendingRelease owner = PendingRelease::of(text_embeds);
+  const char* const fn = __func__;
+  return guarded(fn, [&] {
+    if (!out) return null_argument(fn, "out");
+    *out = nullptr;
+    if (!context) return null_argument(fn, "context");
+    at::Tensor text;
+    if (text_embeds) {
+      const modctx::Status s = modctx::capi::import_dlpack(text_embeds->dl_tensor, "text_embeds", owner, &text);
+      if (!s.ok()) return fail(s);
+    }
+    const at::Tensor residual = modctx::compose_residual(context->value, text);
+    const modctx::Status s = modctx::capi::export_dlpack(residual, out);
+    return s.ok() ? MODCTX_OK : fail(s);
+  });
+}
+
 MODCTX_API const char* modctx_status_name(modctx_status status) {
   return modctx::code_name(static_cast<modctx::Code>(status));
 }
@@ -383,6 +502,11 @@ MODCTX_API const modctx_api* modctx_get_api(uint32_t abi_version) {
       modctx_context_retain,
       modctx_context_apply_output_slice,
       modctx_field_name,
+      modctx_check,
+      modctx_arch_name,
+      modctx_compose,
+      modctx_context_residual_length,
+      modctx_context_compose_residual,
   };
   if (abi_version == 0 || abi_version > MODCTX_ABI_VERSION) {
     char message[128];

@@ -366,6 +366,95 @@ MODCTX_API modctx_status modctx_slice_indices(const modctx_slice *slice, int64_t
 MODCTX_API modctx_status modctx_context_apply_output_slice(const modctx_context *context, DLManagedTensor *hidden,
                                                            DLManagedTensor **out);
 
+/* ------------------------------------------------------------------ models */
+
+/* The reference's architectures (its names: text, joint_decoder,
+ * cross_attention, mot, moma). */
+typedef enum modctx_arch {
+  MODCTX_ARCH_TEXT = 0,
+  MODCTX_ARCH_JOINT_DECODER = 1,
+  MODCTX_ARCH_CROSS_ATTENTION = 2,
+  MODCTX_ARCH_MOT = 3,
+  MODCTX_ARCH_MOMA = 4,
+  MODCTX_ARCH_MAX_ = 0x7fffffff
+} modctx_arch;
+
+/* What modctx needs to know of a model. struct_size comes first so the
+ * struct can grow: set it to sizeof(modctx_model). */
+typedef struct modctx_model {
+  uint32_t struct_size;
+  modctx_arch arch;
+  int64_t hidden_size;      /* D, > 0 */
+  int64_t num_modalities;   /* MoT / MoMa: modality_ids in [0, num_modalities); 0 means 2 (image, text) */
+  int64_t num_image_tokens; /* N when the model fixes it (MoT splits the residual there); < 0: not fixed */
+  int32_t text_dtype;       /* the token embedding's modctx_dtype; < 0: not given */
+} modctx_model;
+
+/* Value checks for modctx_check: these READ tensor data (only CPU memory,
+ * or a device this LibTorch has a backend for; otherwise
+ * MODCTX_ERR_UNSUPPORTED). */
+#define MODCTX_CHECK_MODALITY_ID_VALUES 1u /* modality_ids within [0, num_modalities) */
+
+/* Checks a context with its forward arguments against a model, in order:
+ *  1. the reference's forward checks (as modctx_check_forward);
+ *  2. that the residual can be built: tokens (B, T), inputs_embeds (B, S, D),
+ *     prefix_embeds (B, N, D) with the tokens' B and the model's D
+ *     (MODCTX_ERR_SHAPE);
+ *  3. the reference's model-time checks with its messages: MoT / MoMa
+ *     without modality_ids (MODCTX_ERR_MISSING_FIELD), modality_ids not of
+ *     the residual's shape (MODCTX_ERR_SHAPE), Cross-Attention without
+ *     image_features (MODCTX_ERR_MISSING_FIELD), then an output slice step
+ *     of 0 or below (MODCTX_ERR_SLICE);
+ *  4. fields the architecture does not use (MODCTX_ERR_UNUSED_FIELD); shapes
+ *     with B, T, N, D bound across fields (MODCTX_ERR_SHAPE); dtypes
+ *     (MODCTX_ERR_DTYPE); one device for all (MODCTX_ERR_DEVICE);
+ *  5. the value checks asked for in value_checks (MODCTX_ERR_VALUE).
+ * context may be NULL (an empty context). tokens_shape: the token ids'
+ * shape, tokens_ndim entries; NULL: no tokens. Reads metadata only unless
+ * value_checks asks otherwise. */
+MODCTX_API modctx_status modctx_check(const modctx_context *context, const modctx_model *model,
+                                      const int64_t *tokens_shape, int32_t tokens_ndim, int has_kv_caches,
+                                      uint32_t value_checks);
+
+/* The name of an architecture ("cross_attention"); NULL for unknown values. */
+MODCTX_API const char *modctx_arch_name(modctx_arch arch);
+
+/* ------------------------------------------------------------------ strategies */
+
+/* The context the reference's strategy for arch builds from projected image
+ * embeddings (B, N, D) and a text batch whose token ids have shape
+ * input_ids_shape[0..1] = (B, T) and live on (input_ids_device_type,
+ * input_ids_device_id) (DLPack device codes):
+ *   JOINT_DECODER:   prefix_embeds, output_slice = slice(N, None, None), key_padding_mask
+ *   CROSS_ATTENTION: image_features, image_mask
+ *   MOT, MOMA:       as JOINT_DECODER, plus modality_ids (B, N + T) int64, 0 then 1
+ * frame_mask (B, F) bool (NULL: none) yields the masks; F must divide N
+ * (MODCTX_ERR_SHAPE with the reference's message). image_embeds is held
+ * without copying; the masks and tags are allocated, on the frame mask's and
+ * the ids' devices: where this LibTorch cannot allocate,
+ * MODCTX_ERR_UNSUPPORTED. image_embeds and frame_mask are always consumed.
+ * MODCTX_ARCH_TEXT has no strategy (MODCTX_ERR_INVALID_ARGUMENT). */
+MODCTX_API modctx_status modctx_compose(modctx_arch arch, DLManagedTensor *image_embeds,
+                                        const int64_t *input_ids_shape, int32_t input_ids_device_type,
+                                        int32_t input_ids_device_id, DLManagedTensor *frame_mask,
+                                        modctx_context **out);
+
+/* ------------------------------------------------------------------ residual */
+
+/* The residual's length without building it: N + T with prefix_embeds, S
+ * with inputs_embeds (text_length ignored), else T = text_length. */
+MODCTX_API modctx_status modctx_context_residual_length(const modctx_context *context, int64_t text_length,
+                                                        int64_t *out);
+
+/* The residual as the reference builds it: cat([prefix_embeds cast to the
+ * text embeddings' dtype, text_embeds], dim=1). With inputs_embeds the
+ * residual is inputs_embeds itself (text_embeds must then be NULL); with
+ * neither, text_embeds itself. Allocates on the text embeddings' device
+ * (MODCTX_ERR_UNSUPPORTED where this LibTorch cannot). text_embeds is
+ * consumed; *out is a new managed tensor. */
+MODCTX_API modctx_status modctx_context_compose_residual(const modctx_context *context,
+                                                         DLManagedTensor *text_embeds, DLManagedTensor **out);
+
 /* ------------------------------------------------------------------ errors and versions */
 
 /* This thread's last failure message; "" when none. Never NULL. Valid until
@@ -422,6 +511,15 @@ typedef struct modctx_api {
   modctx_status (*context_apply_output_slice)(const modctx_context *context, DLManagedTensor *hidden,
                                               DLManagedTensor **out);
   const char *(*field_name)(modctx_field field);
+  modctx_status (*check)(const modctx_context *context, const modctx_model *model, const int64_t *tokens_shape,
+                         int32_t tokens_ndim, int has_kv_caches, uint32_t value_checks);
+  const char *(*arch_name)(modctx_arch arch);
+  modctx_status (*compose)(modctx_arch arch, DLManagedTensor *image_embeds, const int64_t *input_ids_shape,
+                           int32_t input_ids_device_type, int32_t input_ids_device_id, DLManagedTensor *frame_mask,
+                           modctx_context **out);
+  modctx_status (*context_residual_length)(const modctx_context *context, int64_t text_length, int64_t *out);
+  modctx_status (*context_compose_residual)(const modctx_context *context, DLManagedTensor *text_embeds,
+                                            DLManagedTensor **out);
 } modctx_api;
 
 /* The table for abi_version (1 ... modctx_abi_version()), or NULL when this

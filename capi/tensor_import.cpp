@@ -261,6 +261,22 @@ PendingRelease PendingRelease::of(const modctx_tensor_desc* t) noexcept {
   return PendingRelease(readable ? t->release : nullptr, readable ? t->release_ctx : nullptr);
 }
 
+Status device_from_dlpack(int32_t type, int32_t id, const char* what, at::Device* out) {
+  bool data_is_address = true;
+  return dlpack_device(type, id, what, out, &data_is_address);
+}
+
+bool dtype_from_modctx(int dtype, at::ScalarType* out) noexcept {
+  // Indexed by modctx_dtype.
+  static constexpr at::ScalarType kTypes[] = {
+      at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt,
+      at::kShort, at::kChar,   at::kByte, at::kBool,     at::kComplexFloat, at::kComplexDouble,
+  };
+  if (dtype < 0 || dtype >= static_cast<int>(sizeof kTypes / sizeof kTypes[0])) return false;
+  *out = kTypes[dtype];
+  return true;
+}
+
 Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner, at::Tensor* out) {
   Layout l{};
   Status s = dlpack_dtype(t.dtype, what, &l.dtype);
@@ -287,15 +303,9 @@ Status import_desc(const modctx_tensor_desc& t, const char* what, PendingRelease
   if (t.struct_size < offsetof(modctx_tensor_desc, release_ctx) + sizeof(void*))
     return invalid(what, format("struct_size %" PRIu32 " is smaller than modctx_tensor_desc (%zu)", t.struct_size,
                                 sizeof(modctx_tensor_desc)));
-  static constexpr at::ScalarType kTypes[] = {
-      at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt,
-      at::kShort, at::kChar,   at::kByte, at::kBool,     at::kComplexFloat, at::kComplexDouble,
-  };
-  const int dtype = static_cast<int>(t.dtype);
-  if (dtype < 0 || dtype >= static_cast<int>(sizeof kTypes / sizeof kTypes[0]))
-    return invalid(what, format("unknown modctx_dtype %d", dtype));
   Layout l{};
-  l.dtype = kTypes[dtype];
+  if (!dtype_from_modctx(static_cast<int>(t.dtype), &l.dtype))
+    return invalid(what, format("unknown modctx_dtype %d", static_cast<int>(t.dtype)));
   Status s = dlpack_device(t.device_type, t.device_id, what, &l.device, &l.data_is_address);
   if (!s.ok()) return s;
   l.data = t.data;

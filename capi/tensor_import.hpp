@@ -45,6 +45,12 @@ Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner,
 Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* what, PendingRelease& owner,
                                at::Tensor* out);
 
+// A DLPack device code and ordinal as a LibTorch device.
+Status device_from_dlpack(int32_t type, int32_t id, const char* what, at::Device* out);
+
+// A modctx_dtype value as a ScalarType; false for unknown values.
+bool dtype_from_modctx(int dtype, at::ScalarType* out) noexcept;
+
 // The plain-C descriptor, with the same rules.
 Status import_desc(const modctx_tensor_desc& t, const char* what, PendingRelease& owner, at::Tensor* out);
 

@@ -50,6 +50,17 @@ EXPECTED = {
         1, "MODCTX_ERR_KV_CACHE\nmodality.image_features is training-only; cannot be combined with kv_caches\n"),
     "invalid_kv_modality_ids.json": (
         1, "MODCTX_ERR_KV_CACHE\nmodality.modality_ids is training-only; cannot be combined with kv_caches\n"),
+    "mot_with_model.json": (
+        0, "OK\nModalityContext(prefix_embeds=Tensor[2, 576, 4096] bfloat16 cuda:0, "
+           "output_slice=slice(576, None, None), modality_ids=Tensor[2, 600] int64 cuda:0, "
+           "key_padding_mask=Tensor[2, 600] bool cuda:0)\n"),
+    "invalid_model_mot_without_modality_ids.json": (
+        1, "MODCTX_ERR_MISSING_FIELD\nMoT model requires modality.modality_ids (got None). Build the "
+           "ModalityContext via MoTStrategy or set modality_ids explicitly.\n"),
+    "invalid_model_image_mask_shape.json": (
+        1, "MODCTX_ERR_SHAPE\nmodality.image_mask shape (2, 5) does not match image_features tokens (2, 4)\n"),
+    "invalid_model_unused_field.json": (
+        1, "MODCTX_ERR_UNUSED_FIELD\nmodality.modality_ids is not used by a joint_decoder model\n"),
     "invalid_modality_ids_dtype.json": (
         1, "MODCTX_ERR_DTYPE\nmodality.modality_ids.dtype must be torch.long, got torch.int32\n"),
 }
@@ -96,6 +107,18 @@ MALFORMED = [
     ('{"forward": {"tokens": 5}}', "/forward/tokens: expected a shape"),
     ('{"forward": []}', "/forward: expected an object"),
     ('{"fields": {"a/b~c": null}}', '/fields/a~1b~0c: unknown field "a/b~c"'),
+    ('{"model": {"arch": "mot", "hidden_size": 8}}', '/forward: a "model" check needs the "forward" arguments'),
+    ('{"forward": {}, "model": {"arch": "vit", "hidden_size": 8}}', '/model/arch: unknown architecture "vit"'),
+    ('{"forward": {}, "model": {"hidden_size": 8}}', '/model/arch: missing key "arch"'),
+    ('{"forward": {}, "model": {"arch": "mot"}}', '/model/hidden_size: missing key "hidden_size"'),
+    ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 0}}', "/model/hidden_size: expected an integer > 0"),
+    ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "num_modalities": -1}}',
+     "/model/num_modalities: expected an integer > 0"),
+    ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "num_image_tokens": -1}}',
+     "/model/num_image_tokens: expected an integer >= 0"),
+    ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "text_dtype": "int32"}}',
+     "/model/text_dtype: expected a floating point dtype"),
+    ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "layers": 2}}', '/model/layers: unknown key "layers"'),
 ]
 
 # Valid documents beyond the examples: (JSON text, exit status, exact standard output).
@@ -153,6 +176,55 @@ for text, needle in MALFORMED:
 for text, status, stdout in ACCEPTED:
     check("accepted %r" % text, lambda r, s=status, o=stdout: (r.returncode, r.stdout) == (s, o),
           run(["check", "-"], text))
+
+# Value checks need data: the checker's tensors have none, so they cannot pass.
+check("--values on a device this LibTorch cannot read",
+      lambda r: r.returncode == 1 and r.stdout == "MODCTX_ERR_UNSUPPORTED\nmodality.modality_ids is on cuda:0, which "
+      "this LibTorch cannot read; its values were not checked\n",
+      run(["check", "--values", os.path.join(EXAMPLES, "mot_with_model.json")]))
+check("--values on data-less tensors",
+      lambda r: r.returncode == 1 and r.stdout == "MODCTX_ERR_UNSUPPORTED\nmodality.modality_ids holds no data (a "
+      "metadata-only tensor); its values were not checked\n",
+      run(["check", "--values", "-"],
+          '{"fields": {"prefix_embeds": {"shape": [1, 2, 4], "dtype": "float32"}, "modality_ids": {"shape": [1, 5], '
+          '"dtype": "int64"}}, "forward": {"tokens": [1, 3]}, "model": {"arch": "moma", "hidden_size": 4}}'))
+check("--values without a model", lambda r: r.returncode == 2 and "--values needs a \"model\" section" in r.stderr,
+      run(["check", "--values", os.path.join(EXAMPLES, "mot.json")]))
+
+# compose: (arguments, exit status, exact standard output).
+COMPOSE = [
+    (["mot", "--image", "2,4,8", "--tokens", "2,3", "--frame-mask", "1,0;1,1"], 0,
+     "OK\nModalityContext(prefix_embeds=Tensor[2, 4, 8] float32 cpu, output_slice=slice(4, None, None), "
+     "modality_ids=Tensor[2, 7] int64 cpu, key_padding_mask=Tensor[2, 7] bool cpu)\n"
+     "modality_ids = 0,0,0,0,1,1,1; 0,0,0,0,1,1,1\nkey_padding_mask = 1,1,0,0,1,1,1; 1,1,1,1,1,1,1\n"),
+    (["moma", "--image", "1,2,4", "--tokens", "1,1"], 0,
+     "OK\nModalityContext(prefix_embeds=Tensor[1, 2, 4] float32 cpu, output_slice=slice(2, None, None), "
+     "modality_ids=Tensor[1, 3] int64 cpu)\nmodality_ids = 0,0,1\n"),
+    (["cross_attention", "--image", "2,6,8", "--tokens", "2,3", "--frame-mask", "1,1,0;1,0,0", "--dtype", "bfloat16"], 0,
+     "OK\nModalityContext(image_features=Tensor[2, 6, 8] bfloat16 cpu, image_mask=Tensor[2, 6] bool cpu)\n"
+     "image_mask = 1,1,1,1,0,0; 1,1,0,0,0,0\n"),
+    (["joint_decoder", "--image", "2,576,4096", "--tokens", "2,24", "--device", "cuda:0", "--dtype", "bfloat16"], 0,
+     "OK\nModalityContext(prefix_embeds=Tensor[2, 576, 4096] bfloat16 cuda:0, output_slice=slice(576, None, None))\n"),
+    (["joint_decoder", "--image", "2,4,8", "--tokens", "2,3", "--frames", "2"], 0,
+     "OK\nModalityContext(prefix_embeds=Tensor[2, 4, 8] float32 cpu, output_slice=slice(4, None, None), "
+     "key_padding_mask=Tensor[2, 7] bool cpu)\nkey_padding_mask = 1,1,1,1,1,1,1; 1,1,1,1,1,1,1\n"),
+    (["cross_attention", "--image", "2,10,8", "--tokens", "2,3", "--frames", "4"], 1,
+     "MODCTX_ERR_SHAPE\n_visual_token_mask: num_visual_tokens (10) is not a multiple of num_frames (4); the "
+     "per-frame expansion assumes frame-contiguous visual tokens.\n"),
+    (["mot", "--image", "2,4,8", "--tokens", "2,3", "--device", "cuda:0"], 1,
+     "MODCTX_ERR_UNSUPPORTED\nmodality_ids would be allocated on cuda:0, which this LibTorch cannot allocate on "
+     "(built without that backend)\n"),
+]
+for args, status, stdout in COMPOSE:
+    check("compose %r" % args, lambda r, s=status, o=stdout: (r.returncode, r.stdout) == (s, o),
+          run(["compose"] + args))
+for args in (["text", "--image", "1,2,3", "--tokens", "1,1"], ["mot", "--tokens", "1,1"], ["mot", "--image", "1,2"],
+             ["mot", "--image", "1,2,3", "--tokens", "1,1", "--frames"], ["mot", "--image", "1,x,3", "--tokens", "1,1"],
+             ["mot", "--image", "1,2,3", "--tokens", "1,1", "--frame-mask", "1,2"],
+             ["mot", "--image", "1,2,3", "--tokens", "1,1", "--dtype", "floot"],
+             ["mot", "--image", "1,2,3", "--tokens", "1,1", "--colour", "red"], ["compose"][:0]):
+    check("compose usage %r" % args, lambda r: r.returncode == 2 and r.stdout == "" and "usage: modctx" in r.stderr,
+          run(["compose"] + args))
 
 check("missing file",
       lambda r: r.returncode == 2 and "cannot read /nonexistent/context.json: No such file or directory" in r.stderr,

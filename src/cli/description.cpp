@@ -105,15 +105,43 @@ std::vector<int64_t> parse_shape(const json& v, const std::string& path) {
 at::Device parse_device(const json& v, const std::string& path) {
   if (!v.is_string()) fail(path, std::string("expected a device name such as \"cuda:0\", found ") + kind_of(v));
   const std::string name = v.get<std::string>();
-  try {
-    at::Device device(name);
-    // A real tensor on an accelerator always has an index; on the CPU none.
-    if (device.is_cpu()) return at::Device(at::kCPU);
-    if (!device.has_index()) return at::Device(device.type(), 0);
-    return device;
-  } catch (const c10::Error&) {
+  at::Device device(at::kCPU);
+  if (!modctx::cli::parse_device(name, &device))
     fail(path, "unknown device \"" + name + "\" (expected e.g. cpu, cuda, cuda:1, hip:0, mps, xpu:0)");
+  return device;
+}
+
+ModelSpec parse_model(const json& v, const std::string& path) {
+  expect_object(v, path);
+  reject_unknown_keys(v, path, {"arch", "hidden_size", "num_modalities", "num_image_tokens", "text_dtype"});
+  ModelSpec model;
+  if (!v.contains("arch")) fail(child(path, "arch"), "missing key \"arch\"");
+  if (!v["arch"].is_string() || !parse_arch(v["arch"].get<std::string>(), &model.arch))
+    fail(child(path, "arch"), "unknown architecture " + v["arch"].dump() +
+                                  " (expected text, joint_decoder, cross_attention, mot or moma)");
+  if (!v.contains("hidden_size")) fail(child(path, "hidden_size"), "missing key \"hidden_size\"");
+  auto positive = [&](const char* key) {
+    const auto value = as_int64(v[key]);
+    if (!value || *value <= 0) fail(child(path, key), "expected an integer > 0, found " + v[key].dump());
+    return *value;
+  };
+  model.hidden_size = positive("hidden_size");
+  if (v.contains("num_modalities")) model.num_modalities = positive("num_modalities");
+  if (v.contains("num_image_tokens") && !v["num_image_tokens"].is_null()) {
+    const auto value = as_int64(v["num_image_tokens"]);
+    if (!value || *value < 0)
+      fail(child(path, "num_image_tokens"), "expected an integer >= 0, found " + v["num_image_tokens"].dump());
+    model.num_image_tokens = *value;
   }
+  if (v.contains("text_dtype") && !v["text_dtype"].is_null()) {
+    at::ScalarType dtype{};
+    if (!v["text_dtype"].is_string() || !parse_dtype(v["text_dtype"].get<std::string>(), &dtype) ||
+        !at::isFloatingType(dtype))
+      fail(child(path, "text_dtype"), "expected a floating point dtype such as \"bfloat16\", found " +
+                                          v["text_dtype"].dump());
+    model.text_dtype = dtype;
+  }
+  return model;
 }
 
 at::Tensor parse_tensor(const json& v, const std::string& path) {
@@ -161,6 +189,29 @@ ForwardDescription parse_forward(const json& v, const std::string& path) {
 
 }  // namespace
 
+bool parse_device(const std::string& name, at::Device* out) noexcept {
+  try {
+    at::Device device(name);
+    // A real tensor on an accelerator always has an index; on the CPU none.
+    if (device.is_cpu()) *out = at::Device(at::kCPU);
+    else if (!device.has_index()) *out = at::Device(device.type(), 0);
+    else *out = device;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::vector<int64_t> parse_shape_text(const std::string& text, const std::string& what) {
+  json v;
+  try {
+    v = json::parse("[" + text + "]");
+  } catch (const json::exception&) {
+    fail(what, "expected sizes separated by commas, such as 2,576,4096, found \"" + text + "\"");
+  }
+  return parse_shape(v, what);
+}
+
 bool parse_dtype(const std::string& name, at::ScalarType* out) noexcept {
   for (const auto& entry : kDtypeNames) {
     if (name == entry.name) {
@@ -191,7 +242,7 @@ Description parse_description(const std::string& text) {
     fail("", "malformed JSON: " + (bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
   expect_object(doc, "");
-  reject_unknown_keys(doc, "", {"fields", "output_slice", "forward"});
+  reject_unknown_keys(doc, "", {"fields", "output_slice", "forward", "model"});
 
   Description description;
   if (doc.contains("fields")) {
@@ -211,6 +262,10 @@ Description parse_description(const std::string& text) {
   if (doc.contains("output_slice")) description.fields.output_slice = parse_slice(doc["output_slice"], "/output_slice");
   if (doc.contains("forward") && !doc["forward"].is_null())
     description.forward = parse_forward(doc["forward"], "/forward");
+  if (doc.contains("model") && !doc["model"].is_null()) {
+    description.model = parse_model(doc["model"], "/model");
+    if (!description.forward) fail("/forward", "a \"model\" check needs the \"forward\" arguments");
+  }
   return description;
 }
 

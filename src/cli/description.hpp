@@ -11,6 +11,7 @@
 
 #include "modctx/context.hpp"
 #include "modctx/forward.hpp"
+#include "modctx/model.hpp"
 
 namespace modctx::cli {
 
@@ -26,6 +27,7 @@ struct ForwardDescription {
 struct Description {
   ContextFields fields;                       // unchecked: construction runs later
   std::optional<ForwardDescription> forward;  // absent: construction checks only
+  std::optional<ModelSpec> model;             // present: the model check runs (needs forward)
 };
 
 // An unusable description: `path` is the JSON pointer of the faulty value
@@ -42,6 +44,13 @@ class DescriptionError : public std::runtime_error {
 
 // Parses a whole JSON document. Throws DescriptionError, nothing else.
 Description parse_description(const std::string& text);
+
+// A shape: an array of sizes, each an integer >= 0, whose element count
+// (and LibTorch's contiguous strides) fit int64. Used for `modctx compose`.
+std::vector<int64_t> parse_shape_text(const std::string& text, const std::string& what);
+
+// A device name such as "cuda:0" ("cuda" means "cuda:0", "cpu:0" means "cpu").
+bool parse_device(const std::string& name, at::Device* out) noexcept;
 
 // A tensor of the given shape, dtype and device whose storage holds no data.
 at::Tensor metadata_tensor(const std::vector<int64_t>& shape, at::ScalarType dtype, at::Device device);

@@ -1,11 +1,15 @@
 // modctx: the command-line checker.
 //
-//   modctx check FILE.json     (FILE may be "-" for standard input)
+//   modctx check [--values] FILE.json     (FILE may be "-" for standard input)
+//   modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS] [--dtype D] [--device D]
 //
 // Exit status: 0 the context is valid, 1 it is invalid (first line: the
 // check's code; second line: its exact message), 2 unreadable input or a
 // usage error (a message on standard error).
+#include <ATen/ATen.h>
+
 #include <cstdio>
+#include <optional>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -22,27 +26,43 @@ constexpr int kInvalid = 1;
 constexpr int kUsage = 2;
 
 const char* const kUsageText =
-    "usage: modctx check FILE.json      check the context FILE describes (\"-\": standard input)\n"
+    "usage: modctx check [--values] FILE.json   check the context FILE describes (\"-\": standard input)\n"
+    "       modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS]\n"
+    "                      [--dtype DTYPE] [--device DEVICE]\n"
     "       modctx --help | --version\n";
 
 const char* const kHelpText =
     "modctx: build and check a ModalityContext the way KempnerForge does, without Python.\n"
     "\n"
-    "usage: modctx check FILE.json      check the context FILE describes (\"-\": standard input)\n"
-    "       modctx --help               this text\n"
-    "       modctx --version            the version of modctx\n"
+    "usage: modctx check [--values] FILE.json   check the context FILE describes (\"-\": standard input)\n"
+    "       modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS]\n"
+    "                      [--dtype DTYPE] [--device DEVICE]\n"
+    "                                    print the context the reference's strategy for ARCH builds\n"
+    "       modctx --help                this text\n"
+    "       modctx --version             the version of modctx\n"
     "\n"
     "FILE is a JSON object:\n"
     "  {\n"
     "    \"fields\": {\"prefix_embeds\": {\"shape\": [2, 576, 4096], \"dtype\": \"bfloat16\", \"device\": \"cuda:0\"},\n"
     "               \"modality_ids\":  {\"shape\": [2, 600], \"dtype\": \"int64\"}},\n"
     "    \"output_slice\": [576, null, null],\n"
-    "    \"forward\": {\"tokens\": [2, 24], \"kv_caches\": false}\n"
+    "    \"forward\": {\"tokens\": [2, 24], \"kv_caches\": false},\n"
+    "    \"model\": {\"arch\": \"mot\", \"hidden_size\": 4096, \"num_modalities\": 2}\n"
     "  }\n"
     "fields: any of inputs_embeds, prefix_embeds, image_features, image_mask, modality_ids,\n"
     "key_padding_mask; dtype: PyTorch's names without \"torch.\" (aliases such as long, half\n"
     "too); device: default cpu. output_slice: [start, stop, step] or null. forward: optional;\n"
-    "tokens is the token-id shape or null. Tensors carry no data: nothing is allocated.\n"
+    "tokens is the token-id shape or null. model: optional (needs forward): arch (text,\n"
+    "joint_decoder, cross_attention, mot, moma), hidden_size, and optionally num_modalities,\n"
+    "num_image_tokens, text_dtype; it runs every check of a context against the model.\n"
+    "Tensors carry no data: nothing is allocated. --values also runs the checks that read\n"
+    "tensor values (modality_ids in [0, num_modalities)); tensors without data fail them.\n"
+    "\n"
+    "compose: ARCH is joint_decoder, cross_attention, mot or moma; --image is the projected\n"
+    "image embeddings' shape, --tokens the token ids' shape; --frames F gives a mask of F real\n"
+    "frames, --frame-mask a 0/1 mask such as \"1,1,0;1,0,0\" (rows separated by \";\");\n"
+    "--dtype is the embeddings' dtype (default float32), --device where the inputs live\n"
+    "(default cpu). Prints the context and the values of the tensors the strategy allocates.\n"
     "\n"
     "Output: \"OK\" and the context's description, or the failed check's code and its\n"
     "message on two lines.\n"
@@ -68,7 +88,7 @@ int report_invalid(const modctx::Status& status) {
   return kInvalid;
 }
 
-int check(const std::string& name) {
+int check(const std::string& name, bool values) {
   std::string text;
   if (!read_input(name, &text)) {
     std::cerr << "modctx: cannot read " << name << ": " << std::strerror(errno) << '\n';
@@ -84,11 +104,120 @@ int check(const std::string& name) {
   modctx::ModalityContext context;
   modctx::Status status = modctx::ModalityContext::make(std::move(description.fields), &context);
   if (!status.ok()) return report_invalid(status);
-  if (description.forward) {
+  if (description.model) {
+    const auto& fw = *description.forward;
+    modctx::ModelForward forward;
+    forward.has_tokens = fw.tokens.has_value();
+    if (fw.tokens) forward.tokens_shape = *fw.tokens;
+    forward.has_kv_caches = fw.kv_caches;
+    status = modctx::validate_model(&context, *description.model, forward, modctx::ValueChecks{values});
+  } else if (description.forward) {
     status = modctx::validate_forward(&context, description.forward->args());
-    if (!status.ok()) return report_invalid(status);
+  }
+  if (!status.ok()) return report_invalid(status);
+  if (values && !description.model) {
+    std::cerr << "modctx: " << name << ": --values needs a \"model\" section (the value checks are model checks)\n";
+    return kUsage;
   }
   std::cout << "OK\n" << context.describe() << '\n';
+  return kValid;
+}
+
+// "1,1,0;1,0,0" -> a (2, 3) bool tensor; empty optional when malformed.
+std::optional<at::Tensor> parse_frame_mask(const std::string& text) {
+  std::vector<std::vector<bool>> rows(1);
+  for (char c : text) {
+    if (c == ';') rows.emplace_back();
+    else if (c == '0' || c == '1') rows.back().push_back(c == '1');
+    else if (c != ',' && c != ' ') return std::nullopt;
+  }
+  for (const auto& row : rows)
+    if (row.empty() || row.size() != rows[0].size()) return std::nullopt;
+  at::Tensor mask = at::empty({static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())}, at::kBool);
+  auto* data = mask.data_ptr<bool>();
+  for (const auto& row : rows)
+    for (bool bit : row) *data++ = bit;
+  return mask;
+}
+
+void print_values(const char* name, const at::Tensor& t) {
+  if (!t.defined() || !t.is_cpu() || t.numel() > 4096) return;
+  const at::Tensor v = t.to(at::kLong).contiguous();
+  const int64_t* p = v.data_ptr<int64_t>();
+  std::cout << name << " =";
+  const int64_t rows = t.size(0), cols = t.size(1);
+  for (int64_t i = 0; i < rows; ++i) {
+    std::cout << (i ? "; " : " ");
+    for (int64_t j = 0; j < cols; ++j) std::cout << (j ? "," : "") << p[i * cols + j];
+  }
+  std::cout << '\n';
+}
+
+int usage_error(const std::string& message) {
+  std::cerr << "modctx: " << message << '\n' << kUsageText;
+  return kUsage;
+}
+
+int compose(int argc, char** argv) {
+  // argv[0] is "compose", argv[1] the architecture, then options.
+  if (argc < 2) return usage_error("compose needs an architecture");
+  modctx::Arch arch{};
+  if (!modctx::parse_arch(argv[1], &arch) || arch == modctx::Arch::text)
+    return usage_error(std::string("compose: unknown architecture \"") + argv[1] +
+                       "\" (expected joint_decoder, cross_attention, mot or moma)");
+  std::optional<std::vector<int64_t>> image, tokens;
+  std::optional<at::Tensor> frame_mask;
+  std::optional<int64_t> frames;
+  at::ScalarType dtype = at::kFloat;
+  at::Device device(at::kCPU);
+  try {
+    for (int i = 2; i < argc; i += 2) {
+      const std::string option = argv[i];
+      if (i + 1 >= argc) return usage_error("compose: " + option + " needs a value");
+      const std::string value = argv[i + 1];
+      if (option == "--image") image = modctx::cli::parse_shape_text(value, "--image");
+      else if (option == "--tokens") tokens = modctx::cli::parse_shape_text(value, "--tokens");
+      else if (option == "--frames") {
+        const auto f = modctx::cli::parse_shape_text(value, "--frames");
+        if (f.size() != 1 || f[0] < 1) return usage_error("compose: --frames needs one count >= 1");
+        frames = f[0];
+      } else if (option == "--frame-mask") {
+        frame_mask = parse_frame_mask(value);
+        if (!frame_mask) return usage_error("compose: --frame-mask needs rows of 0 and 1, such as \"1,1,0;1,0,0\"");
+      } else if (option == "--dtype") {
+        if (!modctx::cli::parse_dtype(value, &dtype)) return usage_error("compose: unknown dtype \"" + value + "\"");
+      } else if (option == "--device") {
+        if (!modctx::cli::parse_device(value, &device)) return usage_error("compose: unknown device \"" + value + "\"");
+      } else {
+        return usage_error("compose: unknown option " + option);
+      }
+    }
+  } catch (const modctx::cli::DescriptionError& e) {
+    return usage_error("compose: " + e.path() + ": " + e.what());
+  }
+  if (!image || image->size() != 3) return usage_error("compose: --image B,N,D is required (three sizes)");
+  if (!tokens || tokens->size() != 2) return usage_error("compose: --tokens B,T is required (two sizes)");
+  if (frames && frame_mask) return usage_error("compose: give --frames or --frame-mask, not both");
+
+  modctx::StrategyInputs in;
+  in.image_embeds = modctx::cli::metadata_tensor(*image, dtype, device);  // no data: never read
+  in.input_ids_shape = *tokens;
+  in.input_ids_device = device;
+  if (frames) frame_mask = at::ones({(*image)[0], *frames}, at::kBool);
+  if (frame_mask) {
+    in.frame_mask = device.is_cpu() ? *frame_mask
+                                    : modctx::cli::metadata_tensor(frame_mask->sizes().vec(), at::kBool, device);
+  }
+  modctx::ModalityContext context;
+  try {
+    context = modctx::compose(arch, in);
+  } catch (const modctx::Error& e) {
+    return report_invalid(modctx::Status::failure(e.code(), e.what()));
+  }
+  std::cout << "OK\n" << context.describe() << '\n';
+  print_values("modality_ids", context.modality_ids());
+  print_values("key_padding_mask", context.key_padding_mask());
+  print_values("image_mask", context.image_mask());
   return kValid;
 }
 
@@ -101,9 +230,11 @@ int run(int argc, char** argv) {
     std::cout << "modctx " << MODCTX_VERSION_STRING << '\n';
     return kValid;
   }
-  if (argc == 3 && !std::strcmp(argv[1], "check")) return check(argv[2]);
+  if (argc == 3 && !std::strcmp(argv[1], "check")) return check(argv[2], false);
+  if (argc == 4 && !std::strcmp(argv[1], "check") && !std::strcmp(argv[2], "--values")) return check(argv[3], true);
+  if (argc >= 2 && !std::strcmp(argv[1], "compose")) return compose(argc - 1, argv + 1);
   if (argc >= 2 && !std::strcmp(argv[1], "check"))
-    std::cerr << "modctx: check takes exactly one FILE\n";
+    std::cerr << "modctx: check takes one FILE (and optionally --values before it)\n";
   else if (argc >= 2)
     std::cerr << "modctx: unknown command \"" << argv[1] << "\"\n";
   std::cerr << kUsageText;

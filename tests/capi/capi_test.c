@@ -511,7 +511,14 @@ static void test_api_layout(void) {
   EXPECT(offsetof(modctx_api, context_retain) == base + 21 * p);
   EXPECT(offsetof(modctx_api, context_apply_output_slice) == base + 22 * p);
   EXPECT(offsetof(modctx_api, field_name) == base + 23 * p);
-  EXPECT(sizeof(modctx_api) >= base + 24 * p);
+  EXPECT(offsetof(modctx_api, check) == base + 24 * p);
+  EXPECT(offsetof(modctx_api, arch_name) == base + 25 * p);
+  EXPECT(offsetof(modctx_api, compose) == base + 26 * p);
+  EXPECT(offsetof(modctx_api, context_residual_length) == base + 27 * p);
+  EXPECT(offsetof(modctx_api, context_compose_residual) == base + 28 * p);
+  EXPECT(sizeof(modctx_api) == base + 29 * p);
+  EXPECT(MODCTX_ARCH_TEXT == 0 && MODCTX_ARCH_JOINT_DECODER == 1 && MODCTX_ARCH_CROSS_ATTENTION == 2 &&
+         MODCTX_ARCH_MOT == 3 && MODCTX_ARCH_MOMA == 4);
   /* The fixed values of the enums and structs users code against. */
   EXPECT(MODCTX_FIELD_INPUTS_EMBEDS == 0 && MODCTX_FIELD_PREFIX_EMBEDS == 1 && MODCTX_FIELD_IMAGE_FEATURES == 2 &&
          MODCTX_FIELD_IMAGE_MASK == 3 && MODCTX_FIELD_MODALITY_IDS == 4 && MODCTX_FIELD_KEY_PADDING_MASK == 5);
@@ -533,6 +540,162 @@ static void test_get_api(void) {
   EXPECT(modctx_get_api(0) == NULL);
   EXPECT(modctx_get_api(MODCTX_ABI_VERSION + 1) == NULL);
   EXPECT_STR(modctx_last_error(), "modctx_get_api: ABI version 2 is not served (this library serves 1 to 1)");
+}
+
+static modctx_model model_of(modctx_arch arch, int64_t hidden) {
+  modctx_model m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  m.arch = arch;
+  m.hidden_size = hidden;
+  m.num_image_tokens = -1;
+  m.text_dtype = -1;
+  return m;
+}
+
+static void test_model_check(void) {
+  int deleted = 0;
+  modctx_context *mot = make_mot(kDLInt, 64, &deleted); /* prefix (2, 4, 8) on cuda:0, ids (2, 12) on cpu, 4: */
+  modctx_model m = model_of(MODCTX_ARCH_MOT, 8);
+  int64_t tokens[2] = {2, 8};
+  int64_t short_tokens[2] = {2, 6};
+  EXPECT_STATUS(modctx_check(mot, &m, tokens, 2, 0, 0), MODCTX_ERR_DEVICE); /* everything else holds */
+  EXPECT_STR(modctx_last_error(), "modality.modality_ids is on cpu, but modality.prefix_embeds is on cuda:0");
+  EXPECT_STATUS(modctx_check(mot, &m, short_tokens, 2, 0, 0), MODCTX_ERR_SHAPE);
+  EXPECT_STR(modctx_last_error(), "modality.modality_ids shape (2, 12) does not match residual shape (2, 10)");
+  EXPECT_STATUS(modctx_check(mot, &m, tokens, 2, 1, 0), MODCTX_ERR_KV_CACHE);
+  EXPECT_STATUS(modctx_check(mot, &m, NULL, 0, 0, 0), MODCTX_ERR_FORWARD_INPUTS);
+  m.arch = MODCTX_ARCH_JOINT_DECODER;
+  EXPECT_STATUS(modctx_check(mot, &m, tokens, 2, 0, 0), MODCTX_ERR_UNUSED_FIELD);
+  EXPECT_STR(modctx_last_error(), "modality.modality_ids is not used by a joint_decoder model");
+  m.arch = MODCTX_ARCH_CROSS_ATTENTION;
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_MISSING_FIELD);
+  EXPECT_STR(modctx_last_error(), "Cross-Attention block fired but modality.image_features is None. "
+                                  "Cross-Attention models require image_features in the ModalityContext.");
+  m.arch = MODCTX_ARCH_MOMA;
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_MISSING_FIELD);
+  EXPECT_STR(modctx_last_error(), "MoMa model requires modality.modality_ids (got None). Build the ModalityContext "
+                                  "via MoMaStrategy or set modality_ids explicitly.");
+  m.arch = MODCTX_ARCH_TEXT;
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_OK);
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 1, 0, 0), MODCTX_ERR_SHAPE);
+  EXPECT_STR(modctx_last_error(), "tokens must have shape (B, T), got (2,)");
+  /* Bad models and arguments. */
+  m.hidden_size = 0;
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "model: hidden_size must be > 0, got 0");
+  m.hidden_size = 8;
+  m.arch = (modctx_arch)9;
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  m.arch = MODCTX_ARCH_TEXT;
+  m.text_dtype = 77;
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  m.text_dtype = MODCTX_DTYPE_BFLOAT16;
+  m.struct_size = 8;
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  m.struct_size = sizeof m;
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_OK);
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, -1, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0x80), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_check(NULL, NULL, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_arch_name(MODCTX_ARCH_CROSS_ATTENTION), "cross_attention");
+  EXPECT(modctx_arch_name((modctx_arch)5) == NULL);
+  modctx_context_free(mot);
+  EXPECT(deleted == 2);
+}
+
+static void test_compose_and_residual(void) {
+  static float image[2 * 4 * 2];
+  static uint8_t frames[2 * 2] = {1, 0, 1, 1};
+  static float text[2 * 3 * 2];
+  int64_t ishape[3] = {2, 4, 2};
+  int64_t fshape[2] = {2, 2};
+  int64_t tshape[3] = {2, 3, 2};
+  int64_t ids[2] = {2, 3};
+  int deleted = 0, i;
+  modctx_context *ctx = NULL;
+  DLManagedTensor *out = NULL;
+  modctx_slice s;
+  int has = 0;
+  int64_t len = 0;
+  modctx_model m = model_of(MODCTX_ARCH_MOT, 2);
+  for (i = 0; i < 2 * 4 * 2; ++i) image[i] = (float)i;
+  for (i = 0; i < 2 * 3 * 2; ++i) text[i] = 100.0f + (float)i;
+
+  EXPECT_STATUS(modctx_compose(MODCTX_ARCH_MOT, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), ids, kDLCPU, 0,
+                               tt_dlpack(frames, MODCTX_DLPACK_BOOL, 8, 2, fshape, NULL, &deleted), &ctx),
+                MODCTX_OK);
+  EXPECT(deleted == 1); /* the frame mask was only read */
+  EXPECT_STATUS(modctx_check(ctx, &m, ids, 2, 0, MODCTX_CHECK_MODALITY_ID_VALUES), MODCTX_OK);
+  EXPECT_STATUS(modctx_context_get_output_slice(ctx, &has, &s), MODCTX_OK);
+  EXPECT(has == 1 && s.flags == MODCTX_SLICE_HAS_START && s.start == 4);
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_MODALITY_IDS, &out), MODCTX_OK);
+  if (out) {
+    const int64_t *v = (const int64_t *)out->dl_tensor.data;
+    EXPECT(out->dl_tensor.shape[0] == 2 && out->dl_tensor.shape[1] == 7);
+    EXPECT(v[0] == 0 && v[3] == 0 && v[4] == 1 && v[6] == 1 && v[7] == 0 && v[13] == 1);
+    out->deleter(out);
+  }
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_KEY_PADDING_MASK, &out), MODCTX_OK);
+  if (out) {
+    const uint8_t *v = (const uint8_t *)out->dl_tensor.data;
+    const uint8_t want[14] = {1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    EXPECT(out->dl_tensor.dtype.code == MODCTX_DLPACK_BOOL && memcmp(v, want, sizeof want) == 0);
+    out->deleter(out);
+  }
+  EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_PREFIX_EMBEDS, &out), MODCTX_OK);
+  EXPECT(out && out->dl_tensor.data == (void *)image); /* held, not copied */
+  if (out) out->deleter(out);
+
+  EXPECT_STATUS(modctx_context_residual_length(ctx, 3, &len), MODCTX_OK);
+  EXPECT(len == 7);
+  EXPECT_STATUS(modctx_context_compose_residual(ctx, tt_dlpack(text, kDLFloat, 32, 3, tshape, NULL, &deleted), &out),
+                MODCTX_OK);
+  if (out) {
+    const float *v = (const float *)out->dl_tensor.data;
+    EXPECT(out->dl_tensor.shape[1] == 7 && v[0] == 0.0f && v[7] == 7.0f && v[8] == 100.0f && v[14] == 8.0f);
+    out->deleter(out);
+  }
+  EXPECT(deleted == 2);
+  modctx_context_free(ctx);
+  EXPECT(deleted == 3);
+
+  /* The reference's error for frames that do not divide the image tokens; both tensors consumed. */
+  fshape[1] = 3;
+  EXPECT_STATUS(modctx_compose(MODCTX_ARCH_CROSS_ATTENTION, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), ids,
+                               kDLCPU, 0, tt_dlpack(frames, MODCTX_DLPACK_BOOL, 8, 2, fshape, NULL, &deleted), &ctx),
+                MODCTX_ERR_SHAPE);
+  EXPECT_STR(modctx_last_error(), "_visual_token_mask: num_visual_tokens (4) is not a multiple of num_frames (3); "
+                                  "the per-frame expansion assumes frame-contiguous visual tokens.");
+  EXPECT(ctx == NULL && deleted == 5);
+  /* modality_ids on a device this LibTorch cannot allocate on. */
+  EXPECT_STATUS(modctx_compose(MODCTX_ARCH_MOMA, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), ids, kDLCUDA,
+                               0, NULL, &ctx),
+                MODCTX_ERR_UNSUPPORTED);
+  EXPECT(deleted == 6);
+  EXPECT_STATUS(modctx_compose(MODCTX_ARCH_TEXT, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), ids, kDLCPU, 0,
+                               NULL, &ctx),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(deleted == 7);
+  EXPECT_STATUS(modctx_compose(MODCTX_ARCH_MOT, NULL, ids, kDLCPU, 0,
+                               tt_dlpack(frames, MODCTX_DLPACK_BOOL, 8, 2, fshape, NULL, &deleted), &ctx),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(deleted == 8);
+  EXPECT_STATUS(modctx_compose(MODCTX_ARCH_MOT, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), NULL, kDLCPU, 0,
+                               NULL, &ctx),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_compose(MODCTX_ARCH_MOT, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), ids, 99, 0,
+                               NULL, &ctx),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_compose(MODCTX_ARCH_MOT, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), ids, kDLCPU, 0,
+                               NULL, NULL),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(deleted == 11);
+  EXPECT_STATUS(modctx_context_residual_length(NULL, 3, &len), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_residual_length(ctx, 3, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_compose_residual(NULL, tt_dlpack(text, kDLFloat, 32, 3, tshape, NULL, &deleted), &out),
+                MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(deleted == 12);
 }
 
 /* NULL for every pointer argument of every function: a status and a message. */
@@ -614,6 +777,8 @@ int main(void) {
   test_plain_descriptor();
   test_replace_and_retain();
   test_apply_output_slice();
+  test_model_check();
+  test_compose_and_residual();
   test_api_layout();
   test_get_api();
   test_nulls();
