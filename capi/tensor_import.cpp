@@ -255,10 +255,21 @@ PendingRelease PendingRelease::of(DLManagedTensorVersioned* t) noexcept {
   return PendingRelease(t ? release_dlpack_versioned : nullptr, t);
 }
 
+namespace {
+
+// LibTorch skips a storage deleter whose context is NULL, and release_ctx may
+// be NULL: then the context carries the release function itself (POSIX
+// guarantees function pointers round-trip through void*, as dlsym needs).
+void release_with_null_context(void* fn) { reinterpret_cast<void (*)(void*)>(fn)(nullptr); }
+
+}  // namespace
+
 PendingRelease PendingRelease::of(const modctx_tensor_desc* t) noexcept {
   // The release pointer is read only when struct_size says it is there.
   const bool readable = t && t->struct_size >= offsetof(modctx_tensor_desc, release_ctx) + sizeof(void*);
-  return PendingRelease(readable ? t->release : nullptr, readable ? t->release_ctx : nullptr);
+  if (!readable || !t->release) return PendingRelease(nullptr, nullptr);
+  if (!t->release_ctx) return PendingRelease(release_with_null_context, reinterpret_cast<void*>(t->release));
+  return PendingRelease(t->release, t->release_ctx);
 }
 
 Status device_from_dlpack(int32_t type, int32_t id, const char* what, at::Device* out) {

@@ -73,12 +73,14 @@ void check_forward(const ModalityContext* context, ForwardArgs args) {
 }
 
 at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice) {
-  const int64_t step = slice.step.value_or(1);
-  if (step == 0) throw SliceError(Code::slice, "slice step cannot be zero");
-  if (step < 0) throw SliceError(Code::slice, "step must be greater than zero");
+  // PyTorch counts the indices against the tensor's dims before it unpacks
+  // the slice: the rank error comes first.
   if (!h.defined()) throw Error(Code::invalid_argument, "apply_output_slice: the hidden state is undefined");
   if (h.dim() < 3)
     throw Error(Code::shape, "too many indices for tensor of dimension " + std::to_string(h.dim()));
+  const int64_t step = slice.step.value_or(1);
+  if (step == 0) throw SliceError(Code::slice, "slice step cannot be zero");
+  if (step < 0) throw SliceError(Code::slice, "step must be greater than zero");
   // at::slice clamps start/stop exactly as h[:, start:stop:step] does.
   const auto start = slice.start ? c10::optional<int64_t>(*slice.start) : c10::nullopt;
   const auto stop = slice.stop ? c10::optional<int64_t>(*slice.stop) : c10::nullopt;

@@ -25,13 +25,14 @@ std::string part_repr(const std::optional<int64_t>& part) {
 }  // namespace
 
 bool Slice::try_indices(int64_t length, Indices* out, const char** error) const noexcept {
+  // CPython checks the length before it unpacks the slice.
+  if (length < 0) {
+    *error = "length should not be negative";
+    return false;
+  }
   const int64_t s = step.value_or(1);
   if (s == 0) {
     *error = "slice step cannot be zero";
-    return false;
-  }
-  if (length < 0) {
-    *error = "length should not be negative";
     return false;
   }
   const bool backwards = s < 0;

@@ -162,12 +162,15 @@ TEST_CASE("output slice on a hidden state: a view with PyTorch's clamping") {
   } catch (const modctx::SliceError& e) {
     CHECK(std::string(e.what()) == "step must be greater than zero");
   }
-  try {
-    modctx::apply_output_slice(meta({2, 10}), Slice{1, std::nullopt, std::nullopt});
-    FAIL("accepted a 2-d hidden state");
-  } catch (const modctx::Error& e) {
-    CHECK(e.code() == Code::shape);
-    CHECK(std::string(e.what()) == "too many indices for tensor of dimension 2");
+  // The rank error comes before the step's, as in PyTorch.
+  for (std::optional<int64_t> step : {std::optional<int64_t>(1), std::optional<int64_t>(0), std::optional<int64_t>(-1)}) {
+    try {
+      modctx::apply_output_slice(meta({2, 10}), Slice{1, std::nullopt, step});
+      FAIL("accepted a 2-d hidden state");
+    } catch (const modctx::Error& e) {
+      CHECK(e.code() == Code::shape);
+      CHECK(std::string(e.what()) == "too many indices for tensor of dimension 2");
+    }
   }
 }
 

@@ -53,11 +53,12 @@ TEST_CASE("slice.indices refuses step 0 and negative lengths with Python's messa
   } catch (const modctx::SliceError& e) {
     CHECK(std::string(e.what()) == "length should not be negative");
   }
-  // Step 0 is reported before a negative length, as in CPython.
+  // A negative length is reported before step 0, as in CPython
+  // (slice(None, None, 0).indices(-1) says "length should not be negative").
   const char* error = nullptr;
   Slice::Indices out{};
   CHECK_FALSE(Slice{nullopt, nullopt, 0}.try_indices(-1, &out, &error));
-  CHECK(std::string(error) == "slice step cannot be zero");
+  CHECK(std::string(error) == "length should not be negative");
 }
 
 TEST_CASE("count agrees with walking the indices one by one") {

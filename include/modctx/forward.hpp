@@ -24,9 +24,10 @@ Status validate_forward(const ModalityContext* context, ForwardArgs args);
 void check_forward(const ModalityContext* context, ForwardArgs args);
 
 // `h[:, slice, :]` as PyTorch computes it: a view of dim 1, no copy.
-// Throws SliceError "slice step cannot be zero" for step 0 and
-// "step must be greater than zero" for a negative step (PyTorch refuses
-// those), and Error(Code::shape) when h has fewer than 3 dims.
+// Throws, in PyTorch's order: Error(Code::shape) "too many indices for
+// tensor of dimension 2" when h has fewer than 3 dims, then SliceError
+// "slice step cannot be zero" for step 0 and "step must be greater than
+// zero" for a negative step.
 at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice);
 
 // PyTorch's dtype name as Python prints it, e.g. "torch.int32".

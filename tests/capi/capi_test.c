@@ -245,6 +245,9 @@ static void test_slices(void) {
   s.flags = 0;
   EXPECT_STATUS(modctx_slice_indices(&s, -1, &start, &stop, &step, &count), MODCTX_ERR_SLICE);
   EXPECT_STR(modctx_last_error(), "length should not be negative");
+  s.flags = MODCTX_SLICE_HAS_STEP; /* step 0 and a negative length: the length is reported, as in CPython */
+  EXPECT_STATUS(modctx_slice_indices(&s, -1, &start, &stop, &step, &count), MODCTX_ERR_SLICE);
+  EXPECT_STR(modctx_last_error(), "length should not be negative");
   s.flags = 8;
   EXPECT_STATUS(modctx_slice_indices(&s, 1, &start, &stop, &step, &count), MODCTX_ERR_INVALID_ARGUMENT);
   EXPECT_STATUS(modctx_slice_indices(NULL, 1, &start, &stop, &step, &count), MODCTX_ERR_INVALID_ARGUMENT);
@@ -363,7 +366,7 @@ static void test_byte_offset_and_bool(void) {
 }
 
 static int plain_released = 0;
-static void plain_release(void *ctx) { plain_released += *(int *)ctx; }
+static void plain_release(void *ctx) { plain_released += ctx ? *(int *)ctx : 100; }
 
 static void test_plain_descriptor(void) {
   modctx_builder *b = NULL;
@@ -411,10 +414,20 @@ static void test_plain_descriptor(void) {
   d.struct_size = sizeof d;
   EXPECT_STATUS(modctx_builder_set_tensor(NULL, MODCTX_FIELD_PREFIX_EMBEDS, &d), MODCTX_ERR_INVALID_ARGUMENT);
   EXPECT(plain_released == 4);
+  /* A NULL release_ctx is passed back as NULL, exactly once, on success and failure. */
+  d.release_ctx = NULL;
+  EXPECT_STATUS(modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d), MODCTX_OK);
+  EXPECT(plain_released == 4);
+  EXPECT_STATUS(modctx_builder_clear(b, MODCTX_FIELD_PREFIX_EMBEDS), MODCTX_OK);
+  EXPECT(plain_released == 104);
+  d.ndim = -1;
+  EXPECT_STATUS(modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(plain_released == 204);
+  d.ndim = 2;
   d.release = NULL;
   EXPECT_STATUS(modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d), MODCTX_OK);
   modctx_builder_free(b);
-  EXPECT(plain_released == 4);
+  EXPECT(plain_released == 204);
 }
 
 static void test_replace_and_retain(void) {
@@ -472,12 +485,29 @@ static void test_apply_output_slice(void) {
                 MODCTX_ERR_SHAPE);
   EXPECT_STR(modctx_last_error(), "too many indices for tensor of dimension 2");
   EXPECT(hidden_deleted == 2 && out == NULL);
+  {
+    /* The rank error comes before the step's (PyTorch's order). */
+    modctx_builder *b = NULL;
+    modctx_context *zero_step = NULL;
+    modctx_slice s0 = {0, 0, 0, MODCTX_SLICE_HAS_STEP};
+    modctx_builder_new(&b);
+    modctx_builder_set_output_slice(b, &s0);
+    modctx_builder_build(b, &zero_step);
+    modctx_builder_free(b);
+    EXPECT_STATUS(modctx_context_apply_output_slice(zero_step, tt_dlpack(h, kDLFloat, 32, 2, shape2, NULL, &hidden_deleted), &out),
+                  MODCTX_ERR_SHAPE);
+    EXPECT_STATUS(modctx_context_apply_output_slice(zero_step, tt_dlpack(h, kDLFloat, 32, 3, shape, NULL, &hidden_deleted), &out),
+                  MODCTX_ERR_SLICE);
+    EXPECT_STR(modctx_last_error(), "slice step cannot be zero");
+    modctx_context_free(zero_step);
+    EXPECT(hidden_deleted == 4 && out == NULL);
+  }
   EXPECT_STATUS(modctx_context_apply_output_slice(NULL, tt_dlpack(h, kDLFloat, 32, 3, shape, NULL, &hidden_deleted), &out),
                 MODCTX_ERR_INVALID_ARGUMENT);
-  EXPECT(hidden_deleted == 3);
+  EXPECT(hidden_deleted == 5);
   EXPECT_STATUS(modctx_context_apply_output_slice(mot, tt_dlpack(h, kDLFloat, 32, 3, shape, NULL, &hidden_deleted), NULL),
                 MODCTX_ERR_INVALID_ARGUMENT);
-  EXPECT(hidden_deleted == 4);
+  EXPECT(hidden_deleted == 6);
   modctx_context_free(mot);
 }
 
