@@ -4,6 +4,7 @@
 #include "modctx/context.hpp"
 #include "modctx/forward.hpp"
 #include "modctx/model.hpp"
+#include "modctx/safetensors.hpp"
 #include "modctx/slice.hpp"
 #include "modctx/status.hpp"
 #include "modctx/strategies.hpp"

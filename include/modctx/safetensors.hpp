@@ -1,0 +1,109 @@
+// modctx/safetensors.hpp: a context (and its forward arguments) saved as a
+// safetensors file, and loaded back without copying (memory-mapped).
+//
+// The file is an ordinary safetensors file: 8 bytes little-endian header
+// length N, N bytes of JSON header (padded with spaces to a multiple of 8),
+// then the data buffer. Tensor names are the field names (inputs_embeds,
+// prefix_embeds, image_features, image_mask, modality_ids, key_padding_mask);
+// the rest of the context lives in "__metadata__" (string values only):
+//
+//   "modctx.format"       "1"
+//   "modctx.output_slice" "[576, null, null]"                       (when set)
+//   "modctx.forward"      "{\"tokens\": [2, 24], \"kv_caches\": false}" (when given)
+//
+// Other metadata keys (e.g. "format": "pt" from other writers) are ignored.
+//
+// dtypes, both ways: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL C64
+// (float64 float32 float16 bfloat16 int64 int32 int16 int8 uint8 bool
+// complex64). Valid safetensors dtypes that LibTorch 1.13 has no type for
+// (U16 U32 U64 F8_E4M3 F8_E5M2 F8_E8M0 F4 F6_E2M3 F6_E3M2) are
+// Code::unsupported; any other dtype string is Code::format.
+//
+// Loading validates the whole header before it creates any tensor; the rules
+// (L1 to L13) are listed at the top of src/safetensors.cpp.
+// Every failure is a modctx::Error whose message starts with the file name:
+// "ctx.safetensors: header length 4096 exceeds the file (120 bytes after the
+// 8-byte length)". Nothing is ever read outside the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "modctx/context.hpp"
+
+namespace modctx {
+
+// The forward arguments saved with a context: the token-id shape (absent: no
+// tokens) and whether KV caches are given (as the checker's "forward").
+struct SavedForward {
+  std::optional<std::vector<int64_t>> tokens;
+  bool kv_caches = false;
+
+  friend bool operator==(const SavedForward& a, const SavedForward& b) {
+    return a.tokens == b.tokens && a.kv_caches == b.kv_caches;
+  }
+};
+
+// What a file holds: the RAW fields (no construction check has run: pass
+// them to ModalityContext::make or the constructor so that the reference's
+// messages apply) and the forward arguments, if saved.
+struct LoadedContext {
+  ContextFields fields;
+  std::optional<SavedForward> forward;
+};
+
+// Limits a file must respect (Code::format beyond them).
+constexpr uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;  // the JSON header
+constexpr size_t kSafetensorsMaxDims = 32;                    // dimensions of one shape
+constexpr int kSafetensorsMaxJsonDepth = 16;                  // nesting in the header JSON
+
+// Writes `ctx` (and `forward` when given) to `path`, atomically: a temporary
+// file in the same folder, flushed to disk, then renamed over `path`.
+// Tensors are laid out contiguously, widest dtype first then by name, so each
+// starts at a multiple of its element size. Non-contiguous tensors are
+// written through a contiguous copy; contiguous ones are written directly.
+// Throws Error(Code::unsupported) for a tensor that is not on the CPU, not
+// strided, has no data (a metadata-only tensor), or whose dtype safetensors
+// cannot name (complex128, quantized types); Error(Code::invalid_argument)
+// when the file cannot be written (message: "PATH: cannot ...: strerror").
+void save_safetensors(const std::string& path, const ModalityContext& ctx,
+                      const std::optional<SavedForward>& forward);
+
+// The same file as bytes in memory (for tests, fuzz corpora, sockets).
+std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<SavedForward>& forward);
+
+// Loads a file: mmap of the whole file (MAP_PRIVATE, so a caller's in-place
+// write to a tensor changes a private copy-on-write page, never the file),
+// full validation of the header, then one tensor per field made with
+// at::for_blob over the mapping: zero copy. Each tensor's deleter holds a
+// shared_ptr to the mapping: it is unmapped when the last tensor goes.
+// A tensor whose bytes are not aligned to its element size in memory (a file
+// from a writer that does not align) is copied into aligned memory instead.
+// Throws Error(Code::format) "PATH: ..." for an unreadable or malformed file,
+// Error(Code::unsupported) for a valid dtype LibTorch 1.13 has no type for.
+// The file must not be truncated by someone else while it is mapped (that is
+// SIGBUS for any mmap reader).
+LoadedContext load_safetensors(const std::string& path);
+
+// The same from bytes in memory; `name` starts every error message.
+// The tensors alias `data` (zero copy, except misaligned ones): `keepalive`
+// is held by each tensor's deleter and should own the bytes. With a null
+// keepalive the caller must keep the bytes alive, and unchanged, for as long
+// as any returned tensor lives. Never reads outside [data, data + size).
+LoadedContext load_safetensors_from_memory(const void* data, size_t size,
+                                           std::shared_ptr<const void> keepalive,
+                                           const std::string& name = "<memory>");
+
+// safetensors' dtype name for a LibTorch dtype ("F32", "BOOL", ...); nullptr
+// when safetensors has none or LibTorch 1.13 cannot save it.
+const char* safetensors_dtype_name(at::ScalarType type) noexcept;
+
+// LibTorch's dtype for a safetensors dtype name; false for names LibTorch
+// 1.13 has no type for and for unknown names.
+bool parse_safetensors_dtype(const std::string& name, at::ScalarType* out) noexcept;
+
+}  // namespace modctx
