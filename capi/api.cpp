@@ -1,5 +1,6 @@
 // The C ABI's entry points: argument checks, ownership, and the dlopen table.
 // Each function catches everything (guarded) and answers with a status.
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <cstdio>
@@ -38,6 +39,7 @@ MODCTX_SAME_CODE(MODCTX_ERR_SLICE, slice);
 MODCTX_SAME_CODE(MODCTX_ERR_UNUSED_FIELD, unused_field);
 MODCTX_SAME_CODE(MODCTX_ERR_VALUE, value);
 MODCTX_SAME_CODE(MODCTX_ERR_FORMAT, format);
+MODCTX_SAME_CODE(MODCTX_ERR_IO, io);
 static_assert(MODCTX_FIELD_COUNT == modctx::kFieldCount, "field lists differ");
 static_assert(MODCTX_ARCH_TEXT == static_cast<int>(modctx::Arch::text) &&
                   MODCTX_ARCH_JOINT_DECODER == static_cast<int>(modctx::Arch::joint_decoder) &&
@@ -462,6 +464,102 @@ MODCTX_API modctx_status modctx_context_compose_residual(const modctx_context* c
   });
 }
 
+namespace {
+
+modctx_status check_forward_args(const char* fn, const modctx_forward_args* f) {
+  if (f->struct_size < sizeof(modctx_forward_args))
+    return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(fn) + ": forward->struct_size " +
+                                                 std::to_string(f->struct_size) + " is smaller than modctx_forward_args (" +
+                                                 std::to_string(sizeof(modctx_forward_args)) + ")");
+  return MODCTX_OK;
+}
+
+// Builds the context from loaded fields (construction checks) and reports
+// the saved forward arguments.
+modctx_status finish_load(modctx::LoadedContext loaded, modctx_context** out, modctx_forward_args* forward) {
+  auto context = std::make_unique<modctx_context>();
+  const modctx::Status s = modctx::ModalityContext::make(std::move(loaded.fields), &context->value);
+  if (!s.ok()) return fail(s);
+  if (forward) {
+    const uint32_t size = forward->struct_size;
+    std::memset(forward, 0, sizeof *forward);
+    forward->struct_size = size;
+    if (loaded.forward) {
+      forward->present = 1;
+      forward->has_kv_caches = loaded.forward->kv_caches ? 1 : 0;
+      if (loaded.forward->tokens) {
+        // The loader keeps shapes within MODCTX_MAX_NDIM (kSafetensorsMaxDims).
+        static_assert(modctx::kSafetensorsMaxDims <= MODCTX_MAX_NDIM, "forward shapes must fit");
+        forward->has_tokens = 1;
+        forward->tokens_ndim = static_cast<int32_t>(loaded.forward->tokens->size());
+        std::copy(loaded.forward->tokens->begin(), loaded.forward->tokens->end(), forward->tokens_shape);
+      }
+    }
+  }
+  *out = context.release();
+  return MODCTX_OK;
+}
+
+}  // namespace
+
+MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context* context, const char* path,
+                                                         const modctx_forward_args* forward) {
+  const char* const fn = __func__;
+  return guarded(fn, [&] {
+    if (!context) return null_argument(fn, "context");
+    if (!path) return null_argument(fn, "path");
+    std::optional<modctx::SavedForward> saved;
+    if (forward) {
+      const modctx_status st = check_forward_args(fn, forward);
+      if (st != MODCTX_OK) return st;
+      if (forward->present) {
+        if (forward->has_tokens && (forward->tokens_ndim < 0 || forward->tokens_ndim > MODCTX_MAX_NDIM))
+          return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(fn) + ": forward->tokens_ndim " +
+                                                       std::to_string(forward->tokens_ndim) + " is out of range [0, 32]");
+        saved.emplace();
+        saved->kv_caches = forward->has_kv_caches != 0;
+        if (forward->has_tokens)
+          saved->tokens.emplace(forward->tokens_shape, forward->tokens_shape + forward->tokens_ndim);
+      }
+    }
+    modctx::save_safetensors(path, context->value, saved);
+    return MODCTX_OK;
+  });
+}
+
+MODCTX_API modctx_status modctx_load_safetensors(const char* path, modctx_context** out,
+                                                 modctx_forward_args* forward) {
+  const char* const fn = __func__;
+  return guarded(fn, [&] {
+    if (!out) return null_argument(fn, "out");
+    *out = nullptr;
+    if (!path) return null_argument(fn, "path");
+    if (forward) {
+      const modctx_status st = check_forward_args(fn, forward);
+      if (st != MODCTX_OK) return st;
+    }
+    return finish_load(modctx::load_safetensors(path), out, forward);
+  });
+}
+
+MODCTX_API modctx_status modctx_load_safetensors_from_memory(const void* data, size_t size, modctx_context** out,
+                                                             modctx_forward_args* forward) {
+  const char* const fn = __func__;
+  return guarded(fn, [&] {
+    if (!out) return null_argument(fn, "out");
+    *out = nullptr;
+    if (!data && size) return null_argument(fn, "data (with size > 0)");
+    if (forward) {
+      const modctx_status st = check_forward_args(fn, forward);
+      if (st != MODCTX_OK) return st;
+    }
+    // One copy into memory the tensors own: the caller's buffer may go.
+    auto bytes = std::make_shared<std::string>(static_cast<const char*>(data), size);
+    const void* base = bytes->data();
+    return finish_load(modctx::load_safetensors_from_memory(base, size, std::move(bytes), "<memory>"), out, forward);
+  });
+}
+
 MODCTX_API const char* modctx_status_name(modctx_status status) {
   return modctx::code_name(static_cast<modctx::Code>(status));
 }
@@ -507,6 +605,9 @@ MODCTX_API const modctx_api* modctx_get_api(uint32_t abi_version) {
       modctx_compose,
       modctx_context_residual_length,
       modctx_context_compose_residual,
+      modctx_context_save_safetensors,
+      modctx_load_safetensors,
+      modctx_load_safetensors_from_memory,
   };
   if (abi_version == 0 || abi_version > MODCTX_ABI_VERSION) {
     char message[128];

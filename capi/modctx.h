@@ -194,6 +194,7 @@ typedef enum modctx_status {
   MODCTX_ERR_UNUSED_FIELD = 16,     /* a field the model's architecture does not use */
   MODCTX_ERR_VALUE = 17,            /* tensor values out of range (value checks, asked for by name) */
   MODCTX_ERR_FORMAT = 18,           /* a file or document that is not a readable context */
+  MODCTX_ERR_IO = 19,               /* a file that cannot be opened, read or written (see the message) */
   MODCTX_STATUS_MAX_ = 0x7fffffff   /* keeps the enum int-sized; not a status */
 } modctx_status;
 
@@ -455,6 +456,44 @@ MODCTX_API modctx_status modctx_context_residual_length(const modctx_context *co
 MODCTX_API modctx_status modctx_context_compose_residual(const modctx_context *context,
                                                          DLManagedTensor *text_embeds, DLManagedTensor **out);
 
+/* ------------------------------------------------------------------ files */
+
+/* Forward arguments saved with a context (a training job's call). */
+typedef struct modctx_forward_args {
+  uint32_t struct_size;                 /* sizeof(modctx_forward_args) */
+  int present;                          /* load: 1 when the file holds forward arguments */
+  int has_tokens;                       /* 1: token ids of shape tokens_shape[0 .. tokens_ndim) */
+  int32_t tokens_ndim;
+  int64_t tokens_shape[MODCTX_MAX_NDIM];
+  int has_kv_caches;
+} modctx_forward_args;
+
+/* Saves a context (and forward arguments when forward is not NULL and
+ * forward->present) as a safetensors file, valid for any safetensors reader:
+ * tensor names are the field names; the output slice and the forward
+ * arguments are JSON text in the metadata ("modctx.output_slice",
+ * "modctx.forward"). Written to a temporary file, flushed, then renamed over
+ * path. Only CPU tensors with data can be saved (MODCTX_ERR_UNSUPPORTED);
+ * a file that cannot be written is MODCTX_ERR_IO. */
+MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context *context, const char *path,
+                                                         const modctx_forward_args *forward);
+
+/* Loads a safetensors file zero-copy: the file is mapped (privately) and the
+ * context's tensors view the mapping, which lives until the last tensor
+ * goes. The whole header is validated first; a malformed or hostile file is
+ * MODCTX_ERR_FORMAT (a valid dtype LibTorch cannot hold: _UNSUPPORTED; an
+ * unreadable path: _IO), never a crash or a read outside the file. Then the
+ * construction checks run (the reference's statuses and messages). forward
+ * (may be NULL: not wanted) receives the saved forward arguments;
+ * forward->struct_size must be set. */
+MODCTX_API modctx_status modctx_load_safetensors(const char *path, modctx_context **out,
+                                                 modctx_forward_args *forward);
+
+/* The same from bytes in memory (a socket, a cache). The bytes are copied
+ * once into memory the context owns, so data may be freed after the call. */
+MODCTX_API modctx_status modctx_load_safetensors_from_memory(const void *data, size_t size, modctx_context **out,
+                                                             modctx_forward_args *forward);
+
 /* ------------------------------------------------------------------ errors and versions */
 
 /* This thread's last failure message; "" when none. Never NULL. Valid until
@@ -520,6 +559,11 @@ typedef struct modctx_api {
   modctx_status (*context_residual_length)(const modctx_context *context, int64_t text_length, int64_t *out);
   modctx_status (*context_compose_residual)(const modctx_context *context, DLManagedTensor *text_embeds,
                                             DLManagedTensor **out);
+  modctx_status (*context_save_safetensors)(const modctx_context *context, const char *path,
+                                            const modctx_forward_args *forward);
+  modctx_status (*load_safetensors)(const char *path, modctx_context **out, modctx_forward_args *forward);
+  modctx_status (*load_safetensors_from_memory)(const void *data, size_t size, modctx_context **out,
+                                                modctx_forward_args *forward);
 } modctx_api;
 
 /* The table for abi_version (1 ... modctx_abi_version()), or NULL when this

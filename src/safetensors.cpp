@@ -614,7 +614,7 @@ class TempFile {
  private:
   [[noreturn]] void io_fail(const std::string& what) {
     const int err = errno;
-    throw Error(Code::invalid_argument, path_ + ": " + what + ": " + errno_text(err));
+    throw Error(Code::io, path_ + ": " + what + ": " + errno_text(err));
   }
 
   std::string path_, tmp_;
@@ -677,7 +677,7 @@ LoadedContext load_safetensors_from_memory(const void* data, size_t size, std::s
 
 LoadedContext load_safetensors(const std::string& path) {
   auto fail_io = [&](const std::string& what, int err) {
-    throw Error(Code::format, path + ": " + what + ": " + errno_text(err));
+    throw Error(Code::io, path + ": " + what + ": " + errno_text(err));
   };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_io("cannot open", errno);

@@ -24,6 +24,7 @@ const char* code_name(Code code) noexcept {
     case Code::unused_field: return "MODCTX_ERR_UNUSED_FIELD";
     case Code::value: return "MODCTX_ERR_VALUE";
     case Code::format: return "MODCTX_ERR_FORMAT";
+    case Code::io: return "MODCTX_ERR_IO";
   }
   return "MODCTX_ERR_UNKNOWN";
 }
@@ -41,6 +42,12 @@ void throw_if_failed(const Status& status) {
       throw SliceError(status.code, status.message);
     case Code::out_of_memory:
       throw std::bad_alloc();
+    case Code::invalid_argument:
+    case Code::unsupported:
+    case Code::internal:
+    case Code::format:
+    case Code::io:
+      throw Error(status.code, status.message);
     default:
       throw ForwardError(status.code, status.message);
   }

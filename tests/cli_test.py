@@ -188,7 +188,7 @@ check("--values on data-less tensors",
       run(["check", "--values", "-"],
           '{"fields": {"prefix_embeds": {"shape": [1, 2, 4], "dtype": "float32"}, "modality_ids": {"shape": [1, 5], '
           '"dtype": "int64"}}, "forward": {"tokens": [1, 3]}, "model": {"arch": "moma", "hidden_size": 4}}'))
-check("--values without a model", lambda r: r.returncode == 2 and "--values needs a \"model\" section" in r.stderr,
+check("--values without a model", lambda r: r.returncode == 2 and "--values needs a model (a \"model\" section or --model)" in r.stderr,
       run(["check", "--values", os.path.join(EXAMPLES, "mot.json")]))
 
 # compose: (arguments, exit status, exact standard output).
@@ -225,6 +225,39 @@ for args in (["text", "--image", "1,2,3", "--tokens", "1,1"], ["mot", "--tokens"
              ["mot", "--image", "1,2,3", "--tokens", "1,1", "--colour", "red"], ["compose"][:0]):
     check("compose usage %r" % args, lambda r: r.returncode == 2 and r.stdout == "" and "usage: modctx" in r.stderr,
           run(["compose"] + args))
+
+# Safetensors files (examples/files): checked with their data and saved forward arguments.
+FILES = os.path.join(os.path.dirname(os.path.abspath(EXAMPLES)), "files")
+MOT_FILE = os.path.join(FILES, "mot.safetensors")
+BAD_FILE = os.path.join(FILES, "mot_bad_modality_ids.safetensors")
+MOT_FILE_OUT = ("OK\nModalityContext(prefix_embeds=Tensor[1, 2, 4] bfloat16 cpu, output_slice=slice(2, None, None), "
+                "modality_ids=Tensor[1, 4] int64 cpu, key_padding_mask=Tensor[1, 4] bool cpu)\n")
+MOT_MODEL = '{"arch": "mot", "hidden_size": 4, "num_modalities": 2}'
+check("safetensors file", lambda r: (r.returncode, r.stdout) == (0, MOT_FILE_OUT), run(["check", MOT_FILE]))
+check("safetensors file, values against a model", lambda r: (r.returncode, r.stdout) == (0, MOT_FILE_OUT),
+      run(["check", "--values", "--model", MOT_MODEL, MOT_FILE]))
+check("safetensors file, ids out of range",
+      lambda r: (r.returncode, r.stdout) == (1, "MODCTX_ERR_VALUE\nmodality.modality_ids values must be in [0, 2), "
+                                              "found 2\n"),
+      run(["check", "--values", "--model", MOT_MODEL, BAD_FILE]))
+check("safetensors file, values not asked", lambda r: r.returncode == 0, run(["check", "--model", MOT_MODEL, BAD_FILE]))
+with open(MOT_FILE, "rb") as f:
+    MOT_BYTES = f.read()
+check("safetensors on standard input",
+      lambda r: (r.returncode, r.stdout) == (0, MOT_FILE_OUT.encode()),
+      pool.submit(subprocess.run, [MODCTX, "check", "-"], input=MOT_BYTES, capture_output=True))
+check("truncated safetensors",
+      lambda r: r.returncode == 2 and b"modctx: -: header length 352 exceeds the file (92 bytes after the 8-byte length)" in r.stderr and b"MODCTX_ERR_FORMAT" in r.stderr,
+      pool.submit(subprocess.run, [MODCTX, "check", "-"], input=MOT_BYTES[:100], capture_output=True))
+check("--model with a wrong hidden size",
+      lambda r: (r.returncode, r.stdout) == (1, "MODCTX_ERR_SHAPE\nmodality.prefix_embeds hidden size 4 does not "
+                                              "match the model's hidden_size 8\n"),
+      run(["check", "--model", '{"arch": "mot", "hidden_size": 8}', MOT_FILE]))
+check("--model malformed", lambda r: r.returncode == 2 and "--model: malformed JSON" in r.stderr,
+      run(["check", "--model", "{arch", MOT_FILE]))
+check("--model without forward arguments",
+      lambda r: r.returncode == 2 and "a model check needs the forward arguments" in r.stderr,
+      run(["check", "--model", MOT_MODEL, os.path.join(EXAMPLES, "invalid_routes.json")]))
 
 check("missing file",
       lambda r: r.returncode == 2 and "cannot read /nonexistent/context.json: No such file or directory" in r.stderr,

@@ -372,7 +372,7 @@ TEST_CASE("safetensors: save refuses what it cannot write", "[safetensors]") {
     modctx::save_safetensors("/nonexistent-modctx-dir/ctx.safetensors", ModalityContext(), std::nullopt);
     FAIL("saved without error");
   } catch (const modctx::Error& e) {
-    CHECK(e.code() == Code::invalid_argument);
+    CHECK(e.code() == Code::io);
     CHECK_THAT(e.what(), Catch::StartsWith("/nonexistent-modctx-dir/ctx.safetensors: cannot create "));
     CHECK_THAT(e.what(), Catch::EndsWith(": No such file or directory"));
   }
@@ -380,16 +380,17 @@ TEST_CASE("safetensors: save refuses what it cannot write", "[safetensors]") {
 
 TEST_CASE("safetensors: unreadable paths", "[safetensors]") {
   TempDir dir;
-  auto expect = [](const std::string& path, const std::string& message) {
+  auto expect = [](const std::string& path, const std::string& message, Code code = Code::format) {
     try {
       modctx::load_safetensors(path);
       FAIL("loaded without error");
     } catch (const modctx::Error& e) {
-      CHECK(e.code() == Code::format);
+      CHECK(e.code() == code);
       CHECK(std::string(e.what()) == message);
     }
   };
-  expect(dir.file("missing.safetensors"), dir.file("missing.safetensors") + ": cannot open: No such file or directory");
+  expect(dir.file("missing.safetensors"), dir.file("missing.safetensors") + ": cannot open: No such file or directory",
+         Code::io);
   expect(dir.path, dir.path + ": not a regular file");
   write_all(dir.file("empty"), "");
   expect(dir.file("empty"),

@@ -68,8 +68,8 @@ constexpr int kSafetensorsMaxJsonDepth = 16;                  // nesting in the 
 // written through a contiguous copy; contiguous ones are written directly.
 // Throws Error(Code::unsupported) for a tensor that is not on the CPU, not
 // strided, has no data (a metadata-only tensor), or whose dtype safetensors
-// cannot name (complex128, quantized types); Error(Code::invalid_argument)
-// when the file cannot be written (message: "PATH: cannot ...: strerror").
+// cannot name (complex128, quantized types); Error(Code::io) when the file
+// cannot be written (message: "PATH: cannot ...: strerror").
 void save_safetensors(const std::string& path, const ModalityContext& ctx,
                       const std::optional<SavedForward>& forward);
 
@@ -83,7 +83,8 @@ std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<Sa
 // shared_ptr to the mapping: it is unmapped when the last tensor goes.
 // A tensor whose bytes are not aligned to its element size in memory (a file
 // from a writer that does not align) is copied into aligned memory instead.
-// Throws Error(Code::format) "PATH: ..." for an unreadable or malformed file,
+// Throws Error(Code::io) "PATH: cannot open: ..." when the file cannot be
+// opened, read or mapped; Error(Code::format) "PATH: ..." for a malformed one,
 // Error(Code::unsupported) for a valid dtype LibTorch 1.13 has no type for.
 // The file must not be truncated by someone else while it is mapped (that is
 // SIGBUS for any mmap reader).

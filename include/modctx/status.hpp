@@ -31,6 +31,7 @@ enum class Code : int {
   unused_field = 16,           // a field the model's architecture does not use
   value = 17,                  // a tensor's values are out of range (value checks, asked by name)
   format = 18,                 // a file that is not a readable context (safetensors, JSON)
+  io = 19,                     // a file that cannot be opened, read or written
 };
 
 // The identifier of a code as the C ABI spells it, e.g. "MODCTX_ERR_ROUTES".

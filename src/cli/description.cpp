@@ -212,6 +212,16 @@ std::vector<int64_t> parse_shape_text(const std::string& text, const std::string
   return parse_shape(v, what);
 }
 
+ModelSpec parse_model_text(const std::string& text) {
+  json v;
+  try {
+    v = json::parse(text);
+  } catch (const json::parse_error&) {
+    fail("--model", "malformed JSON");
+  }
+  return parse_model(v, "--model");
+}
+
 bool parse_dtype(const std::string& name, at::ScalarType* out) noexcept {
   for (const auto& entry : kDtypeNames) {
     if (name == entry.name) {

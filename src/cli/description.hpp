@@ -49,6 +49,9 @@ Description parse_description(const std::string& text);
 // (and LibTorch's contiguous strides) fit int64. Used for `modctx compose`.
 std::vector<int64_t> parse_shape_text(const std::string& text, const std::string& what);
 
+// A "model" section given as JSON text (the checker's --model option).
+ModelSpec parse_model_text(const std::string& text);
+
 // A device name such as "cuda:0" ("cuda" means "cuda:0", "cpu:0" means "cpu").
 bool parse_device(const std::string& name, at::Device* out) noexcept;
 

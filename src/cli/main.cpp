@@ -8,7 +8,9 @@
 // usage error (a message on standard error).
 #include <ATen/ATen.h>
 
+#include <cctype>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <cstring>
 #include <fstream>
@@ -26,7 +28,7 @@ constexpr int kInvalid = 1;
 constexpr int kUsage = 2;
 
 const char* const kUsageText =
-    "usage: modctx check [--values] FILE.json   check the context FILE describes (\"-\": standard input)\n"
+    "usage: modctx check [--values] [--model JSON] FILE   check the context in FILE (JSON or safetensors; \"-\": stdin)\n"
     "       modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS]\n"
     "                      [--dtype DTYPE] [--device DEVICE]\n"
     "       modctx --help | --version\n";
@@ -34,7 +36,7 @@ const char* const kUsageText =
 const char* const kHelpText =
     "modctx: build and check a ModalityContext the way KempnerForge does, without Python.\n"
     "\n"
-    "usage: modctx check [--values] FILE.json   check the context FILE describes (\"-\": standard input)\n"
+    "usage: modctx check [--values] [--model JSON] FILE   check the context in FILE (JSON or safetensors; \"-\": stdin)\n"
     "       modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS]\n"
     "                      [--dtype DTYPE] [--device DEVICE]\n"
     "                                    print the context the reference's strategy for ARCH builds\n"
@@ -57,6 +59,9 @@ const char* const kHelpText =
     "num_image_tokens, text_dtype; it runs every check of a context against the model.\n"
     "Tensors carry no data: nothing is allocated. --values also runs the checks that read\n"
     "tensor values (modality_ids in [0, num_modalities)); tensors without data fail them.\n"
+    "FILE may also be a safetensors file saved by modctx (or any writer using the field\n"
+    "names): its tensors are checked with their data, with the forward arguments saved in it;\n"
+    "--model '{\"arch\": \"mot\", \"hidden_size\": 4096}' adds (or replaces) the model check.\n"
     "\n"
     "compose: ARCH is joint_decoder, cross_attention, mot or moma; --image is the projected\n"
     "image embeddings' shape, --tokens the token ids' shape; --frames F gives a mask of F real\n"
@@ -88,17 +93,52 @@ int report_invalid(const modctx::Status& status) {
   return kInvalid;
 }
 
-int check(const std::string& name, bool values) {
-  std::string text;
-  if (!read_input(name, &text)) {
+// A safetensors file starts with its 8-byte header length, then '{'; a JSON
+// description starts with '{' (or white space).
+bool looks_like_safetensors(const std::string& name, const std::string& bytes) {
+  const std::string suffix = ".safetensors";
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) return true;
+  return bytes.size() >= 9 && bytes[8] == '{' && bytes[0] != '{' && !std::isspace(static_cast<unsigned char>(bytes[0]));
+}
+
+struct CheckOptions {
+  bool values = false;
+  std::optional<std::string> model;  // JSON text of a "model" section
+};
+
+int check(const std::string& name, const CheckOptions& options) {
+  auto text = std::make_shared<std::string>();
+  if (!read_input(name, text.get())) {
     std::cerr << "modctx: cannot read " << name << ": " << std::strerror(errno) << '\n';
     return kUsage;
   }
   modctx::cli::Description description;
   try {
-    description = modctx::cli::parse_description(text);
+    if (looks_like_safetensors(name, *text)) {
+      // The bytes are already in memory: load from them (zero copy over the buffer).
+      const void* base = text->data();
+      modctx::LoadedContext loaded = modctx::load_safetensors_from_memory(base, text->size(), text, name);
+      description.fields = std::move(loaded.fields);
+      if (loaded.forward) {
+        description.forward.emplace();
+        description.forward->tokens = loaded.forward->tokens;
+        description.forward->kv_caches = loaded.forward->kv_caches;
+      }
+    } else {
+      description = modctx::cli::parse_description(*text);
+    }
+    if (options.model) {
+      description.model = modctx::cli::parse_model_text(*options.model);
+      if (!description.forward)
+        throw modctx::cli::DescriptionError("/forward", "a model check needs the forward arguments, and " + name +
+                                                            " has none");
+    }
   } catch (const modctx::cli::DescriptionError& e) {
     std::cerr << "modctx: " << name << ": " << (e.path().empty() ? "" : e.path() + ": ") << e.what() << '\n';
+    return kUsage;
+  } catch (const modctx::Error& e) {
+    // The safetensors loader's messages start with the file's name.
+    std::cerr << "modctx: " << e.what() << " (" << modctx::code_name(e.code()) << ")\n";
     return kUsage;
   }
   modctx::ModalityContext context;
@@ -110,13 +150,13 @@ int check(const std::string& name, bool values) {
     forward.has_tokens = fw.tokens.has_value();
     if (fw.tokens) forward.tokens_shape = *fw.tokens;
     forward.has_kv_caches = fw.kv_caches;
-    status = modctx::validate_model(&context, *description.model, forward, modctx::ValueChecks{values});
+    status = modctx::validate_model(&context, *description.model, forward, modctx::ValueChecks{options.values});
   } else if (description.forward) {
     status = modctx::validate_forward(&context, description.forward->args());
   }
   if (!status.ok()) return report_invalid(status);
-  if (values && !description.model) {
-    std::cerr << "modctx: " << name << ": --values needs a \"model\" section (the value checks are model checks)\n";
+  if (options.values && !description.model) {
+    std::cerr << "modctx: " << name << ": --values needs a model (a \"model\" section or --model)\n";
     return kUsage;
   }
   std::cout << "OK\n" << context.describe() << '\n';
@@ -230,13 +270,21 @@ int run(int argc, char** argv) {
     std::cout << "modctx " << MODCTX_VERSION_STRING << '\n';
     return kValid;
   }
-  if (argc == 3 && !std::strcmp(argv[1], "check")) return check(argv[2], false);
-  if (argc == 4 && !std::strcmp(argv[1], "check") && !std::strcmp(argv[2], "--values")) return check(argv[3], true);
-  if (argc >= 2 && !std::strcmp(argv[1], "compose")) return compose(argc - 1, argv + 1);
-  if (argc >= 2 && !std::strcmp(argv[1], "check"))
-    std::cerr << "modctx: check takes one FILE (and optionally --values before it)\n";
-  else if (argc >= 2)
+  if (argc >= 2 && !std::strcmp(argv[1], "check")) {
+    CheckOptions options;
+    int i = 2;
+    for (; i < argc - 1; ++i) {
+      if (!std::strcmp(argv[i], "--values")) options.values = true;
+      else if (!std::strcmp(argv[i], "--model") && i + 1 < argc - 1) options.model = argv[++i];
+      else break;
+    }
+    if (i == argc - 1) return check(argv[i], options);
+    std::cerr << "modctx: check takes one FILE, after the options --values and --model JSON\n";
+  } else if (argc >= 2 && !std::strcmp(argv[1], "compose")) {
+    return compose(argc - 1, argv + 1);
+  } else if (argc >= 2) {
     std::cerr << "modctx: unknown command \"" << argv[1] << "\"\n";
+  }
   std::cerr << kUsageText;
   return kUsage;
 }

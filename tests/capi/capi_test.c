@@ -78,6 +78,7 @@ static void test_names_and_versions(void) {
   EXPECT_STR(modctx_status_name(MODCTX_ERR_UNUSED_FIELD), "MODCTX_ERR_UNUSED_FIELD");
   EXPECT_STR(modctx_status_name(MODCTX_ERR_VALUE), "MODCTX_ERR_VALUE");
   EXPECT_STR(modctx_status_name(MODCTX_ERR_FORMAT), "MODCTX_ERR_FORMAT");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_IO), "MODCTX_ERR_IO");
   EXPECT_STR(modctx_status_name((modctx_status)12345), "MODCTX_ERR_UNKNOWN");
   EXPECT_STR(modctx_status_name((modctx_status)-1), "MODCTX_ERR_UNKNOWN");
 
@@ -546,7 +547,10 @@ static void test_api_layout(void) {
   EXPECT(offsetof(modctx_api, compose) == base + 26 * p);
   EXPECT(offsetof(modctx_api, context_residual_length) == base + 27 * p);
   EXPECT(offsetof(modctx_api, context_compose_residual) == base + 28 * p);
-  EXPECT(sizeof(modctx_api) == base + 29 * p);
+  EXPECT(offsetof(modctx_api, context_save_safetensors) == base + 29 * p);
+  EXPECT(offsetof(modctx_api, load_safetensors) == base + 30 * p);
+  EXPECT(offsetof(modctx_api, load_safetensors_from_memory) == base + 31 * p);
+  EXPECT(sizeof(modctx_api) == base + 32 * p);
   EXPECT(MODCTX_ARCH_TEXT == 0 && MODCTX_ARCH_JOINT_DECODER == 1 && MODCTX_ARCH_CROSS_ATTENTION == 2 &&
          MODCTX_ARCH_MOT == 3 && MODCTX_ARCH_MOMA == 4);
   /* The fixed values of the enums and structs users code against. */
@@ -728,6 +732,125 @@ static void test_compose_and_residual(void) {
   EXPECT(deleted == 12);
 }
 
+/* A safetensors file written by hand: 8-byte little-endian header length, JSON, data. */
+static size_t handmade_file(char *buf, const char *header, const void *data, size_t data_len) {
+  size_t n = strlen(header), i;
+  for (i = 0; i < 8; ++i) buf[i] = (char)((n >> (8 * i)) & 0xff);
+  memcpy(buf + 8, header, n);
+  memcpy(buf + 8 + n, data, data_len);
+  return 8 + n + data_len;
+}
+
+static void test_safetensors(void) {
+  static float prefix[2 * 4 * 8];
+  static int64_t ids[2 * 7];
+  int64_t pshape[3] = {2, 4, 8};
+  int64_t ishape[2] = {2, 7};
+  const char *path = "capi_test_context.safetensors";
+  int deleted = 0, i;
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL, *loaded = NULL;
+  modctx_forward_args fw, back;
+  modctx_slice s = {4, 0, 0, MODCTX_SLICE_HAS_START};
+  char d1[512], d2[512];
+  DLManagedTensor *out = NULL;
+  char file[1024];
+  size_t len;
+  FILE *f;
+  for (i = 0; i < 2 * 4 * 8; ++i) prefix[i] = (float)i / 4.0f;
+  for (i = 0; i < 2 * 7; ++i) ids[i] = i % 7 < 4 ? 0 : 1;
+
+  modctx_builder_new(&b);
+  modctx_builder_set_dlpack(b, MODCTX_FIELD_PREFIX_EMBEDS, tt_dlpack(prefix, kDLFloat, 32, 3, pshape, NULL, &deleted));
+  modctx_builder_set_dlpack(b, MODCTX_FIELD_MODALITY_IDS, tt_dlpack(ids, kDLInt, 64, 2, ishape, NULL, &deleted));
+  modctx_builder_set_output_slice(b, &s);
+  EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+  modctx_builder_free(b);
+
+  memset(&fw, 0, sizeof fw);
+  fw.struct_size = sizeof fw;
+  fw.present = 1;
+  fw.has_tokens = 1;
+  fw.tokens_ndim = 2;
+  fw.tokens_shape[0] = 2;
+  fw.tokens_shape[1] = 3;
+  EXPECT_STATUS(modctx_context_save_safetensors(ctx, path, &fw), MODCTX_OK);
+  memset(&back, 0x5a, sizeof back);
+  back.struct_size = sizeof back;
+  EXPECT_STATUS(modctx_load_safetensors(path, &loaded, &back), MODCTX_OK);
+  EXPECT(back.present == 1 && back.has_tokens == 1 && back.tokens_ndim == 2 && back.tokens_shape[0] == 2 &&
+         back.tokens_shape[1] == 3 && back.has_kv_caches == 0);
+  modctx_context_describe(ctx, d1, sizeof d1, NULL);
+  modctx_context_describe(loaded, d2, sizeof d2, NULL);
+  EXPECT_STR(d2, d1);
+  EXPECT_STATUS(modctx_context_get_dlpack(loaded, MODCTX_FIELD_PREFIX_EMBEDS, &out), MODCTX_OK);
+  EXPECT(out && out->dl_tensor.data != (void *)prefix && memcmp(out->dl_tensor.data, prefix, sizeof prefix) == 0);
+  if (out) out->deleter(out);
+  remove(path); /* the mapping outlives the name */
+  EXPECT_STATUS(modctx_context_get_dlpack(loaded, MODCTX_FIELD_MODALITY_IDS, &out), MODCTX_OK);
+  EXPECT(out && memcmp(out->dl_tensor.data, ids, sizeof ids) == 0);
+  if (out) out->deleter(out);
+  modctx_context_free(loaded);
+
+  /* Without forward arguments, then from memory. */
+  EXPECT_STATUS(modctx_context_save_safetensors(ctx, path, NULL), MODCTX_OK);
+  f = fopen(path, "rb");
+  len = f ? fread(file, 1, sizeof file, f) : 0;
+  if (f) fclose(f);
+  EXPECT(len > 8 && len < sizeof file);
+  EXPECT_STATUS(modctx_load_safetensors_from_memory(file, len, &loaded, &back), MODCTX_OK);
+  EXPECT(back.present == 0 && back.has_tokens == 0);
+  memset(file, 0, sizeof file); /* the context owns a copy */
+  EXPECT_STATUS(modctx_context_get_dlpack(loaded, MODCTX_FIELD_MODALITY_IDS, &out), MODCTX_OK);
+  EXPECT(out && memcmp(out->dl_tensor.data, ids, sizeof ids) == 0);
+  if (out) out->deleter(out);
+  modctx_context_free(loaded);
+  remove(path);
+  modctx_context_free(ctx);
+  EXPECT(deleted == 2);
+
+  /* Files that are not contexts. */
+  EXPECT_STATUS(modctx_load_safetensors("/nonexistent/ctx.safetensors", &loaded, NULL), MODCTX_ERR_IO);
+  EXPECT_STR(modctx_last_error(), "/nonexistent/ctx.safetensors: cannot open: No such file or directory");
+  EXPECT_STATUS(modctx_load_safetensors_from_memory("\x05\0\0\0\0\0\0\0{}", 10, &loaded, NULL), MODCTX_ERR_FORMAT);
+  EXPECT(loaded == NULL);
+  {
+    /* Valid safetensors, invalid context: the reference's construction message. */
+    const char *two_routes =
+        "{\"prefix_embeds\":{\"dtype\":\"F32\",\"shape\":[1,1,1],\"data_offsets\":[0,4]},"
+        "\"inputs_embeds\":{\"dtype\":\"F32\",\"shape\":[1,1,1],\"data_offsets\":[4,8]}}";
+    float two[2] = {1.0f, 2.0f};
+    len = handmade_file(file, two_routes, two, sizeof two);
+    EXPECT_STATUS(modctx_load_safetensors_from_memory(file, len, &loaded, NULL), MODCTX_ERR_ROUTES);
+    EXPECT_STR(modctx_last_error(), ROUTES);
+  }
+  /* Saving what cannot be saved. */
+  {
+    modctx_context *cuda = make_mot(kDLInt, 64, &deleted); /* prefix on cuda:0 */
+    EXPECT_STATUS(modctx_context_save_safetensors(cuda, path, NULL), MODCTX_ERR_UNSUPPORTED);
+    fw.struct_size = 4;
+    EXPECT_STATUS(modctx_context_save_safetensors(cuda, path, &fw), MODCTX_ERR_INVALID_ARGUMENT);
+    fw.struct_size = sizeof fw;
+    modctx_context_free(cuda);
+  }
+  EXPECT_STATUS(modctx_context_save_safetensors(NULL, path, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  {
+    modctx_context *empty = NULL;
+    modctx_builder_new(&b);
+    modctx_builder_build(b, &empty);
+    modctx_builder_free(b);
+    EXPECT_STATUS(modctx_context_save_safetensors(empty, NULL, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+    EXPECT_STR(modctx_last_error(), "modctx_context_save_safetensors: path is NULL");
+    modctx_context_free(empty);
+  }
+  EXPECT_STATUS(modctx_load_safetensors(NULL, &loaded, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_load_safetensors(path, NULL, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_load_safetensors_from_memory(NULL, 5, &loaded, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_load_safetensors_from_memory(file, len, NULL, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  back.struct_size = 0;
+  EXPECT_STATUS(modctx_load_safetensors_from_memory(file, len, &loaded, &back), MODCTX_ERR_INVALID_ARGUMENT);
+}
+
 /* NULL for every pointer argument of every function: a status and a message. */
 static void test_nulls(void) {
   modctx_builder *b = NULL;
@@ -808,6 +931,7 @@ int main(void) {
   test_replace_and_retain();
   test_apply_output_slice();
   test_model_check();
+  test_safetensors();
   test_compose_and_residual();
   test_api_layout();
   test_get_api();
