@@ -131,6 +131,7 @@ class Status(enum.IntEnum):
     UNUSED_FIELD = 16
     VALUE = 17
     FORMAT = 18
+    IO = 19
 
 
 class Field(enum.IntEnum):
@@ -197,11 +198,12 @@ class InternalError(ModctxError):
 
 
 class FormatError(ModctxError):
-    """MODCTX_ERR_FORMAT: a document or file that is not a readable context."""
+    """MODCTX_ERR_FORMAT: a document or file that is not a readable context;
+    MODCTX_ERR_IO: a file that cannot be opened, read or written."""
 
 
 _FAMILY = {Status.INVALID_ARGUMENT: ArgumentError, Status.SLICE: SliceError, Status.UNSUPPORTED: UnsupportedError,
-           Status.FORMAT: FormatError}
+           Status.FORMAT: FormatError, Status.IO: FormatError}
 _FAMILY.update({s: ContextError for s in (Status.ROUTES, Status.IMAGE_MASK, Status.MODALITY_IDS,
                                           Status.KEY_PADDING_MASK)})
 _FAMILY.update({s: ForwardError for s in (Status.FORWARD_INPUTS, Status.KV_CACHE, Status.DTYPE, Status.SHAPE,

@@ -98,6 +98,8 @@ pub enum Status {
     UnusedField,
     Value,
     Format,
+    /// A file that cannot be opened, read or written.
+    Io,
     /// A status this binding does not know (a newer library).
     Unknown(i32),
 }
@@ -118,7 +120,7 @@ pub enum Family {
     Unsupported,
     /// `OutOfMemory`, `Internal`, unknown statuses.
     Internal,
-    /// `Format`
+    /// `Format`, `Io` (files)
     Format,
 }
 
@@ -146,6 +148,7 @@ impl Status {
             sys::MODCTX_ERR_UNUSED_FIELD => UnusedField,
             sys::MODCTX_ERR_VALUE => Value,
             sys::MODCTX_ERR_FORMAT => Format,
+            sys::MODCTX_ERR_IO => Io,
             other => Unknown(other),
         })
     }
@@ -172,6 +175,7 @@ impl Status {
             UnusedField => sys::MODCTX_ERR_UNUSED_FIELD,
             Value => sys::MODCTX_ERR_VALUE,
             Format => sys::MODCTX_ERR_FORMAT,
+            Io => sys::MODCTX_ERR_IO,
             Unknown(code) => code,
         }
     }
@@ -192,7 +196,7 @@ impl Status {
             Slice => Family::Slice,
             Unsupported => Family::Unsupported,
             OutOfMemory | Internal | Unknown(_) => Family::Internal,
-            Format => Family::Format,
+            Format | Io => Family::Format,
         }
     }
 }
@@ -819,6 +823,92 @@ impl Context {
         // SAFETY: a new managed tensor, ours to delete once.
         Ok(unsafe { DlpackTensor::from_raw(out) }.expect("modctx returned MODCTX_OK and a NULL tensor"))
     }
+
+    /// Saves this context (CPU tensors with data) and, when given, its
+    /// forward arguments as a safetensors file, atomically.
+    pub fn save_safetensors(&self, path: &std::path::Path, forward: Option<&SavedForward>) -> Result<()> {
+        let c_path = path_to_c(path)?;
+        let raw = forward.map(SavedForward::to_raw).transpose()?;
+        let fw = raw.as_ref().map_or(ptr::null(), |f| f as *const sys::modctx_forward_args);
+        // SAFETY: valid pointers for the call's duration.
+        check_status(unsafe { sys::modctx_context_save_safetensors(self.raw.as_ptr(), c_path.as_ptr(), fw) })
+    }
+
+    /// Loads a safetensors file zero-copy (the mapping lives as long as the
+    /// context's tensors); the construction checks run. Returns the saved
+    /// forward arguments too.
+    pub fn load_safetensors(path: &std::path::Path) -> Result<(Context, Option<SavedForward>)> {
+        let c_path = path_to_c(path)?;
+        let mut out = ptr::null_mut();
+        let mut fw = SavedForward::empty_raw();
+        // SAFETY: valid pointers for the call's duration.
+        check_status(unsafe { sys::modctx_load_safetensors(c_path.as_ptr(), &mut out, &mut fw) })?;
+        Ok((Context::from_new(out), SavedForward::from_raw(&fw)))
+    }
+
+    /// Loads safetensors bytes (copied once into memory the context owns).
+    pub fn load_safetensors_from_memory(bytes: &[u8]) -> Result<(Context, Option<SavedForward>)> {
+        let mut out = ptr::null_mut();
+        let mut fw = SavedForward::empty_raw();
+        // SAFETY: bytes is valid for its length during the call; modctx copies it.
+        check_status(unsafe {
+            sys::modctx_load_safetensors_from_memory(bytes.as_ptr().cast(), bytes.len(), &mut out, &mut fw)
+        })?;
+        Ok((Context::from_new(out), SavedForward::from_raw(&fw)))
+    }
+}
+
+/// The forward arguments saved with a context: the token ids' shape (if
+/// tokens are given) and whether KV caches are.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct SavedForward {
+    pub tokens: Option<Vec<i64>>,
+    pub kv_caches: bool,
+}
+
+impl SavedForward {
+    fn empty_raw() -> sys::modctx_forward_args {
+        sys::modctx_forward_args {
+            struct_size: std::mem::size_of::<sys::modctx_forward_args>() as u32,
+            present: 0,
+            has_tokens: 0,
+            tokens_ndim: 0,
+            tokens_shape: [0; sys::MODCTX_MAX_NDIM as usize],
+            has_kv_caches: 0,
+        }
+    }
+
+    fn to_raw(&self) -> Result<sys::modctx_forward_args> {
+        let mut raw = SavedForward::empty_raw();
+        raw.present = 1;
+        raw.has_kv_caches = c_int::from(self.kv_caches);
+        if let Some(tokens) = &self.tokens {
+            if tokens.len() > sys::MODCTX_MAX_NDIM as usize {
+                return Err(Error::new(Status::InvalidArgument, "tokens shape has more than 32 dimensions"));
+            }
+            raw.has_tokens = 1;
+            raw.tokens_ndim = tokens.len() as i32;
+            raw.tokens_shape[..tokens.len()].copy_from_slice(tokens);
+        }
+        Ok(raw)
+    }
+
+    fn from_raw(raw: &sys::modctx_forward_args) -> Option<SavedForward> {
+        if raw.present == 0 {
+            return None;
+        }
+        let n = raw.tokens_ndim.clamp(0, sys::MODCTX_MAX_NDIM) as usize;
+        Some(SavedForward {
+            tokens: (raw.has_tokens != 0).then(|| raw.tokens_shape[..n].to_vec()),
+            kv_caches: raw.has_kv_caches != 0,
+        })
+    }
+}
+
+fn path_to_c(path: &std::path::Path) -> Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::new(Status::InvalidArgument, "the path holds a NUL byte"))
 }
 
 impl Clone for Context {

@@ -141,6 +141,7 @@ pub const MODCTX_ERR_SLICE: modctx_status = 15;
 pub const MODCTX_ERR_UNUSED_FIELD: modctx_status = 16;
 pub const MODCTX_ERR_VALUE: modctx_status = 17;
 pub const MODCTX_ERR_FORMAT: modctx_status = 18;
+pub const MODCTX_ERR_IO: modctx_status = 19;
 
 // ------------------------------------------------------------------ fields
 
@@ -247,6 +248,20 @@ pub struct modctx_model {
 
 pub const MODCTX_CHECK_MODALITY_ID_VALUES: u32 = 1;
 
+// ------------------------------------------------------------------ files
+
+/// `modctx_forward_args`: set `struct_size` to `size_of::<modctx_forward_args>()`.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct modctx_forward_args {
+    pub struct_size: u32,
+    pub present: c_int,
+    pub has_tokens: c_int,
+    pub tokens_ndim: i32,
+    pub tokens_shape: [i64; MODCTX_MAX_NDIM as usize],
+    pub has_kv_caches: c_int,
+}
+
 // ------------------------------------------------------------------ dlopen table
 
 /// `modctx_api`: every function, for `dlopen` users (ABI version 1 layout;
@@ -317,6 +332,20 @@ pub struct modctx_api {
         Option<unsafe extern "C" fn(*const modctx_context, i64, *mut i64) -> modctx_status>,
     pub context_compose_residual: Option<
         unsafe extern "C" fn(*const modctx_context, *mut DLManagedTensor, *mut *mut DLManagedTensor) -> modctx_status,
+    >,
+    pub context_save_safetensors: Option<
+        unsafe extern "C" fn(*const modctx_context, *const c_char, *const modctx_forward_args) -> modctx_status,
+    >,
+    pub load_safetensors: Option<
+        unsafe extern "C" fn(*const c_char, *mut *mut modctx_context, *mut modctx_forward_args) -> modctx_status,
+    >,
+    pub load_safetensors_from_memory: Option<
+        unsafe extern "C" fn(
+            *const c_void,
+            usize,
+            *mut *mut modctx_context,
+            *mut modctx_forward_args,
+        ) -> modctx_status,
     >,
 }
 
@@ -428,6 +457,24 @@ extern "C" {
         context: *const modctx_context,
         text_embeds: *mut DLManagedTensor,
         out: *mut *mut DLManagedTensor,
+    ) -> modctx_status;
+
+    // files
+    pub fn modctx_context_save_safetensors(
+        context: *const modctx_context,
+        path: *const c_char,
+        forward: *const modctx_forward_args,
+    ) -> modctx_status;
+    pub fn modctx_load_safetensors(
+        path: *const c_char,
+        out: *mut *mut modctx_context,
+        forward: *mut modctx_forward_args,
+    ) -> modctx_status;
+    pub fn modctx_load_safetensors_from_memory(
+        data: *const c_void,
+        size: usize,
+        out: *mut *mut modctx_context,
+        forward: *mut modctx_forward_args,
     ) -> modctx_status;
 
     // errors and versions

@@ -50,13 +50,15 @@ fn struct_layouts_match_the_header() {
         modctx_slice { start, stop, step, flags }
         modctx_tensor_desc { struct_size, dtype, data, ndim, shape, strides, device_type, device_id, release, release_ctx }
         modctx_model { struct_size, arch, hidden_size, num_modalities, num_image_tokens, text_dtype }
+        modctx_forward_args { struct_size, present, has_tokens, tokens_ndim, tokens_shape, has_kv_caches }
         modctx_api {
             abi_version, struct_size, builder_new, builder_free, builder_set_dlpack, builder_set_dlpack_versioned,
             builder_clear, builder_set_output_slice, builder_build, context_free, context_has, context_get_dlpack,
             context_get_dlpack_versioned, context_get_output_slice, context_describe, check_forward, slice_indices,
             last_error, status_name, version, get_abi_version, builder_new_from_context, builder_set_tensor,
             context_retain, context_apply_output_slice, field_name, check, arch_name, compose,
-            context_residual_length, context_compose_residual
+            context_residual_length, context_compose_residual, context_save_safetensors, load_safetensors,
+            load_safetensors_from_memory
         }
     };
     let capi = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../capi");
