@@ -10,6 +10,9 @@ packages=(
   valgrind gcovr abigail-tools libbenchmark-dev libdlpack-dev
 )
 
+# The Rust bindings' tests need cargo: Debian's when the machine has none.
+command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || packages+=(cargo)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

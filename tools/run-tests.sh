@@ -13,6 +13,10 @@ echo "== tests: normal build (build/)"
 meson compile -C build >/dev/null
 meson test -C build --print-errorlogs
 
+echo "== tests: Rust bindings against build/ (bindings/rust: cargo test)"
+cargo=$(command -v cargo || echo "$HOME/.cargo/bin/cargo")
+MODCTX_LIB_DIR="$PWD/build/capi" "$cargo" test --offline --manifest-path bindings/rust/Cargo.toml
+
 if [ $quick -eq 0 ]; then
   echo "== tests: AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
   [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined \
