@@ -1,0 +1,448 @@
+// What a ModalityContext costs per request: Google Benchmark cases for the
+// C++ core and the C ABI, for each of the five contexts (bench/contexts.hpp).
+//
+// Names are FAMILY/CONTEXT (or FAMILY/CONTEXT/MEMORY for the size cases);
+// bench/side_by_side.py reads them from the JSON output. Run everything with
+// `bash bench/run.sh`; this binary alone accepts Google Benchmark's flags.
+//
+// Every case starts from tensors the caller already holds (allocated once,
+// outside the timing): what is timed is modctx's work, not the tensors'.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "contexts.hpp"
+#include "proposed_slice.hpp"
+
+namespace {
+
+using bench::Held;
+using bench::HeldDLPack;
+using bench::Kind;
+using bench::Memory;
+
+// Tensors are allocated once per (context, memory) and kept for the whole
+// run: the 1 GiB ones (three of them, for MoT) are allocated and zeroed once.
+Held& held(Kind k, Memory m = Memory::cpu_strategy) {
+  static std::map<std::pair<Kind, Memory>, std::unique_ptr<Held>> cache;
+  auto& slot = cache[{k, m}];
+  if (!slot) slot = std::make_unique<Held>(k, m);
+  return *slot;
+}
+
+HeldDLPack& held_dlpack(Kind k, Memory m = Memory::cpu_strategy) {
+  static std::map<std::pair<Kind, Memory>, std::unique_ptr<HeldDLPack>> cache;
+  auto& slot = cache[{k, m}];
+  if (!slot) slot = std::make_unique<HeldDLPack>(k, m);
+  return *slot;
+}
+
+const modctx::ModalityContext& built(Kind k) {
+  static std::map<Kind, modctx::ModalityContext> cache;
+  auto it = cache.find(k);
+  if (it == cache.end()) it = cache.emplace(k, modctx::ModalityContext(held(k).fields())).first;
+  return it->second;
+}
+
+void fail_unless(benchmark::State& state, bool ok, const char* what) {
+  if (!ok) state.SkipWithError(what);
+}
+
+// ------------------------------------------------------------------ C++ core
+
+// Build + the four construction checks + destroy, from tensors already held:
+// the context shares them (one reference-count increment and decrement each).
+void core_build(benchmark::State& state, Kind k, Memory m) {
+  const Held& h = held(k, m);
+  for (auto _ : state) {
+    modctx::ModalityContext ctx(h.fields());
+    benchmark::DoNotOptimize(&ctx);
+  }
+}
+
+// The same, then the forward-time checks: one request's whole modctx work.
+void core_build_forward(benchmark::State& state, Kind k, Memory m) {
+  const Held& h = held(k, m);
+  bool ok = true;
+  for (auto _ : state) {
+    modctx::ModalityContext ctx(h.fields());
+    const modctx::Status s = modctx::validate_forward(&ctx, h.spec.forward);
+    ok &= s.ok();
+    benchmark::DoNotOptimize(&ctx);
+  }
+  fail_unless(state, ok, "forward check failed");
+}
+
+// The forward-time checks alone, on a context built beforehand.
+void core_forward(benchmark::State& state, Kind k) {
+  const modctx::ModalityContext& ctx = built(k);
+  const modctx::ForwardArgs args = held(k).spec.forward;
+  bool ok = true;
+  for (auto _ : state) {
+    const modctx::Status s = modctx::validate_forward(&ctx, args);
+    ok &= s.ok();
+    benchmark::DoNotOptimize(&s);
+  }
+  fail_unless(state, ok, "forward check failed");
+}
+
+// ---- model check: PLACEHOLDER.
+// The model-level check (a later issue: modality_ids / residual shape, MoT
+// and MoMa without modality_ids, Cross-Attention without image_features,
+// REFERENCE.md section 3, second half) does not exist yet. When it lands,
+// add `core_model_check` and `capi_model_check` here, for each context,
+// shaped like core_forward / capi_forward (a context built beforehand, the
+// model's description held), register them in main() below, and add their
+// rows to ROWS in side_by_side.py. Do not time it inside the tests.
+
+void core_describe(benchmark::State& state, Kind k) {
+  const modctx::ModalityContext& ctx = built(k);
+  for (auto _ : state) {
+    std::string text = ctx.describe();
+    benchmark::DoNotOptimize(text.data());
+  }
+}
+
+// The error path: the context is refused by a construction check, and the
+// message (the reference's, byte for byte) is produced. Non-throwing form.
+void core_rejected(benchmark::State& state, Kind k) {
+  const Held& h = held(k);
+  bool ok = true;
+  for (auto _ : state) {
+    modctx::ContextFields f = h.fields();
+    f[h.spec.rejected_extra.field] = h.extra;
+    modctx::ModalityContext ctx;
+    const modctx::Status s = modctx::ModalityContext::make(std::move(f), &ctx);
+    ok &= !s.ok() && !s.message.empty();
+    benchmark::DoNotOptimize(s.message.data());
+  }
+  fail_unless(state, ok, "context was not rejected");
+}
+
+// The same through the throwing constructor, as C++ callers write it.
+void core_rejected_throw(benchmark::State& state, Kind k) {
+  const Held& h = held(k);
+  bool ok = true;
+  for (auto _ : state) {
+    modctx::ContextFields f = h.fields();
+    f[h.spec.rejected_extra.field] = h.extra;
+    try {
+      modctx::ModalityContext ctx(std::move(f));
+      ok = false;
+    } catch (const modctx::ContextError& e) {
+      benchmark::DoNotOptimize(e.what());
+    }
+  }
+  fail_unless(state, ok, "context was not rejected");
+}
+
+// ------------------------------------------------------------------ C ABI
+
+// One request from DLPack tensors: builder, import of every tensor (counted),
+// slice, build, forward checks, free (every deleter runs).
+template <bool kVersioned>
+void capi_dlpack(benchmark::State& state, Kind k, Memory m) {
+  HeldDLPack& h = held_dlpack(k, m);
+  const int64_t released_before = bench::g_released;
+  bool ok = true;
+  for (auto _ : state) ok &= bench::capi_request<kVersioned>(h) == MODCTX_OK;
+  const int64_t expected = state.iterations() * static_cast<int64_t>(h.dl.size());
+  fail_unless(state, ok, modctx_last_error());
+  fail_unless(state, bench::g_released - released_before == expected, "deleter count is wrong");
+}
+
+void capi_forward(benchmark::State& state, Kind k) {
+  HeldDLPack& h = held_dlpack(k);
+  modctx_context* ctx = nullptr;
+  // Build once from the same DLPack tensors.
+  modctx_builder* b = nullptr;
+  modctx_builder_new(&b);
+  for (size_t i = 0; i < h.dl.size(); ++i)
+    modctx_builder_set_dlpack(b, static_cast<modctx_field>(h.held.spec.fields[i].field), &h.dl[i].legacy);
+  if (h.held.spec.slice) {
+    const modctx_slice sl = bench::c_slice(*h.held.spec.slice);
+    modctx_builder_set_output_slice(b, &sl);
+  }
+  modctx_builder_build(b, &ctx);
+  modctx_builder_free(b);
+  const auto fwd = h.held.spec.forward;
+  bool ok = true;
+  for (auto _ : state) ok &= modctx_check_forward(ctx, fwd.has_tokens, fwd.has_kv_caches) == MODCTX_OK;
+  modctx_context_free(ctx);
+  fail_unless(state, ok, modctx_last_error());
+}
+
+void capi_describe(benchmark::State& state, Kind k) {
+  HeldDLPack& h = held_dlpack(k);
+  modctx_builder* b = nullptr;
+  modctx_context* ctx = nullptr;
+  modctx_builder_new(&b);
+  for (size_t i = 0; i < h.dl.size(); ++i)
+    modctx_builder_set_dlpack(b, static_cast<modctx_field>(h.held.spec.fields[i].field), &h.dl[i].legacy);
+  if (h.held.spec.slice) {
+    const modctx_slice sl = bench::c_slice(*h.held.spec.slice);
+    modctx_builder_set_output_slice(b, &sl);
+  }
+  modctx_builder_build(b, &ctx);
+  modctx_builder_free(b);
+  char buf[512];
+  size_t len = 0;
+  bool ok = true;
+  for (auto _ : state) {
+    ok &= modctx_context_describe(ctx, buf, sizeof buf, &len) == MODCTX_OK;
+    benchmark::DoNotOptimize(buf);
+  }
+  modctx_context_free(ctx);
+  fail_unless(state, ok && len < sizeof buf, "describe failed");
+}
+
+// The error path through the C ABI: every tensor imported, the build refused,
+// the message read back (modctx_last_error) and measured, everything freed.
+void capi_rejected(benchmark::State& state, Kind k) {
+  HeldDLPack& h = held_dlpack(k);
+  const modctx_status expected = static_cast<modctx_status>(modctx::validate_construction([&] {
+    modctx::ContextFields f = h.held.fields();
+    f[h.held.spec.rejected_extra.field] = h.held.extra;
+    return f;
+  }()).code);
+  bool ok = expected != MODCTX_OK;
+  for (auto _ : state) {
+    ok &= bench::capi_request<false>(h, /*with_extra=*/true) == expected;
+    const char* message = modctx_last_error();
+    benchmark::DoNotOptimize(std::strlen(message));
+  }
+  fail_unless(state, ok, "context was not rejected with the expected status");
+}
+
+// Four tensors in: the MoT request, then the output slice applied to the
+// hidden state (bench::capi_mot_and_slice_request).
+void capi_mot_and_slice(benchmark::State& state, Memory m) {
+  HeldDLPack& h = held_dlpack(Kind::mot, m);
+  static const at::Tensor hidden = at::zeros({bench::B, bench::N + bench::T, bench::D}, at::kBFloat16);
+  static bench::DLPackOf hidden_dl(hidden);
+  bool ok = true;
+  for (auto _ : state) ok &= bench::capi_mot_and_slice_request(h, hidden_dl, bench::T) == MODCTX_OK;
+  fail_unless(state, ok, modctx_last_error());
+}
+
+// PROPOSED (bench/proposed_slice.hpp, not the library): the same request with
+// the output slice computed on the DLPack descriptor. Checked once against
+// the library's result (same address, shape and strides) before timing.
+void proposed_capi_mot_and_slice(benchmark::State& state) {
+  HeldDLPack& h = held_dlpack(Kind::mot);
+  static const at::Tensor hidden = at::zeros({bench::B, bench::N + bench::T, bench::D}, at::kBFloat16);
+  static bench::DLPackOf hidden_dl(hidden);
+  {
+    modctx_builder* b = nullptr;
+    modctx_context* ctx = nullptr;
+    modctx_builder_new(&b);
+    const modctx_slice sl = bench::c_slice(*h.held.spec.slice);
+    modctx_builder_set_output_slice(b, &sl);
+    modctx_builder_build(b, &ctx);
+    modctx_builder_free(b);
+    DLManagedTensor* lib = nullptr;
+    DLManagedTensor* mine = nullptr;
+    const bool ran = modctx_context_apply_output_slice(ctx, &hidden_dl.legacy, &lib) == MODCTX_OK &&
+                     bench::proposed::apply_output_slice(ctx, &hidden_dl.legacy, &mine) == MODCTX_OK;
+    bool same = ran && lib->dl_tensor.data == mine->dl_tensor.data && lib->dl_tensor.ndim == mine->dl_tensor.ndim;
+    for (int i = 0; same && i < lib->dl_tensor.ndim; ++i)
+      same = lib->dl_tensor.shape[i] == mine->dl_tensor.shape[i] &&
+             lib->dl_tensor.strides[i] == mine->dl_tensor.strides[i];
+    if (lib) lib->deleter(lib);
+    if (mine) mine->deleter(mine);
+    modctx_context_free(ctx);
+    if (!same) {
+      state.SkipWithError("the proposed slice differs from the library's");
+      return;
+    }
+  }
+  bool ok = true;
+  for (auto _ : state) ok &= bench::proposed::mot_and_slice_request(h, hidden_dl, bench::T) == MODCTX_OK;
+  fail_unless(state, ok, modctx_last_error());
+}
+
+// One DLPack import alone (builder new + set + free): the marginal cost of a tensor.
+void capi_one_import(benchmark::State& state) {
+  HeldDLPack& h = held_dlpack(Kind::mot);
+  bool ok = true;
+  for (auto _ : state) {
+    modctx_builder* b = nullptr;
+    modctx_builder_new(&b);
+    ok &= modctx_builder_set_dlpack(b, MODCTX_FIELD_PREFIX_EMBEDS, &h.dl[0].legacy) == MODCTX_OK;
+    modctx_builder_free(b);
+  }
+  fail_unless(state, ok, modctx_last_error());
+}
+
+// An empty builder made and freed: the floor of every C ABI request.
+void capi_builder_only(benchmark::State& state) {
+  for (auto _ : state) {
+    modctx_builder* b = nullptr;
+    modctx_builder_new(&b);
+    benchmark::DoNotOptimize(b);
+    modctx_builder_free(b);
+  }
+}
+
+// ------------------------------------------------------------------ floors: what bounds the figures
+
+// One reference-count round trip (an at::Tensor copied and destroyed is one
+// atomic increment and one atomic decrement, uncontended).
+void floor_atomic_pair(benchmark::State& state) {
+  static std::atomic<int64_t> count{1};
+  for (auto _ : state) {
+    count.fetch_add(1, std::memory_order_relaxed);
+    benchmark::DoNotOptimize(count.fetch_sub(1, std::memory_order_acq_rel));
+  }
+}
+
+// One small heap allocation and its release (glibc malloc, warm).
+void floor_malloc_free(benchmark::State& state) {
+  for (auto _ : state) {
+    void* p = ::operator new(192);
+    benchmark::DoNotOptimize(p);
+    ::operator delete(p);
+  }
+}
+
+// One at::Tensor made over foreign memory (at::for_blob: a TensorImpl and a
+// StorageImpl) and destroyed: what every DLPack import costs inside LibTorch.
+void floor_for_blob(benchmark::State& state) {
+  static const at::Tensor t = at::zeros({bench::B, bench::N, bench::D}, at::kBFloat16);
+  for (auto _ : state) {
+    at::Tensor v = at::for_blob(t.data_ptr(), t.sizes())
+                       .strides(t.strides())
+                       .context(nullptr, [](void*) {})
+                       .options(at::TensorOptions().dtype(at::kBFloat16))
+                       .target_device(at::Device(at::kCPU))
+                       .make_tensor();
+    benchmark::DoNotOptimize(v.unsafeGetTensorImpl());
+  }
+}
+
+// ------------------------------------------------------------------ flat in size, paired
+
+double thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+// The three sizes measured in alternation, batch after batch, inside one
+// benchmark: a change of machine load (other processes, the SMT sibling)
+// hits all three alike, so their ratio stays meaningful on a shared machine.
+// Counters: CPU ns per request for each size, and largest / smallest.
+template <class Request>
+void size_paired(benchmark::State& state, Request request) {
+  constexpr Memory kSizes[] = {Memory::cpu_1KiB, Memory::cpu_1GiB, Memory::cuda_1GiB};
+  constexpr int kBatch = 200;
+  double total[3] = {0, 0, 0};
+  int64_t requests = 0;
+  bool ok = true;
+  for (Memory m : kSizes) ok &= request(m);  // allocate the tensors outside the timing
+  for (auto _ : state) {
+    for (int i = 0; i < 3; ++i) {
+      const double t0 = thread_cpu_ns();
+      for (int j = 0; j < kBatch; ++j) ok &= request(kSizes[i]);
+      total[i] += thread_cpu_ns() - t0;
+    }
+    requests += kBatch;
+  }
+  fail_unless(state, ok, "request failed");
+  if (requests == 0) return;
+  double lo = total[0], hi = total[0];
+  for (double t : total) lo = std::min(lo, t), hi = std::max(hi, t);
+  state.counters["cpu_1KiB_ns"] = total[0] / static_cast<double>(requests);
+  state.counters["cpu_1GiB_ns"] = total[1] / static_cast<double>(requests);
+  state.counters["cuda_1GiB_described_ns"] = total[2] / static_cast<double>(requests);
+  state.counters["max_over_min"] = hi / lo;
+}
+
+const char* memory_name(Memory m) {
+  switch (m) {
+    case Memory::cpu_strategy: return "cpu";
+    case Memory::cpu_1KiB: return "cpu_1KiB";
+    case Memory::cpu_1GiB: return "cpu_1GiB";
+    case Memory::cuda_1GiB: return "cuda_1GiB_described";
+  }
+  return "?";
+}
+
+// CPU time (Google Benchmark's default) decides the iteration count and is
+// what side_by_side.py reports: on a shared machine it is what other
+// processes disturb least. Real time is in the JSON too.
+// Besides Google Benchmark's mean, median and stddev: the smallest
+// repetition, the figure least disturbed by other processes.
+template <class F>
+void reg(const std::string& name, F&& fn) {
+  benchmark::RegisterBenchmark(name.c_str(), std::forward<F>(fn))
+      ->Unit(benchmark::kNanosecond)
+      ->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Memory cpu = Memory::cpu_strategy;
+  for (Kind k : bench::kKinds) {
+    const std::string ctx = bench::kind_name(k);
+    reg("core_build/" + ctx, [k, cpu](benchmark::State& s) { core_build(s, k, cpu); });
+    reg("core_build_forward/" + ctx, [k, cpu](benchmark::State& s) { core_build_forward(s, k, cpu); });
+    reg("core_forward/" + ctx, [k](benchmark::State& s) { core_forward(s, k); });
+    // model check: placeholder (see above).
+    reg("core_describe/" + ctx, [k](benchmark::State& s) { core_describe(s, k); });
+    reg("core_rejected/" + ctx, [k](benchmark::State& s) { core_rejected(s, k); });
+    reg("core_rejected_throw/" + ctx, [k](benchmark::State& s) { core_rejected_throw(s, k); });
+    reg("capi_dlpack/" + ctx, [k, cpu](benchmark::State& s) { capi_dlpack<false>(s, k, cpu); });
+    reg("capi_dlpack_versioned/" + ctx, [k, cpu](benchmark::State& s) { capi_dlpack<true>(s, k, cpu); });
+    reg("capi_forward/" + ctx, [k](benchmark::State& s) { capi_forward(s, k); });
+    reg("capi_describe/" + ctx, [k](benchmark::State& s) { capi_describe(s, k); });
+    reg("capi_rejected/" + ctx, [k](benchmark::State& s) { capi_rejected(s, k); });
+  }
+  reg("capi_mot_and_slice/mot", [](benchmark::State& s) { capi_mot_and_slice(s, Memory::cpu_strategy); });
+  reg("proposed_capi_mot_and_slice/mot", [](benchmark::State& s) { proposed_capi_mot_and_slice(s); });
+  reg("capi_one_import/prefix_embeds", [](benchmark::State& s) { capi_one_import(s); });
+  reg("capi_builder_only/empty", [](benchmark::State& s) { capi_builder_only(s); });
+
+  reg("floor_atomic_pair/refcount", [](benchmark::State& s) { floor_atomic_pair(s); });
+  reg("floor_malloc_free/192B", [](benchmark::State& s) { floor_malloc_free(s); });
+  reg("floor_for_blob/tensor", [](benchmark::State& s) { floor_for_blob(s); });
+
+  // Flat in size: the same MoT request with every tensor 1 KiB, 1 GiB
+  // (resident), or 1 GiB of cuda:0 memory that is only described.
+  for (Memory m : {Memory::cpu_1KiB, Memory::cpu_1GiB, Memory::cuda_1GiB}) {
+    const std::string suffix = std::string("mot/") + memory_name(m);
+    reg("size_core_build_forward/" + suffix, [m](benchmark::State& s) { core_build_forward(s, Kind::mot, m); });
+    reg("size_capi_dlpack/" + suffix, [m](benchmark::State& s) { capi_dlpack<false>(s, Kind::mot, m); });
+    reg("size_capi_dlpack_versioned/" + suffix, [m](benchmark::State& s) { capi_dlpack<true>(s, Kind::mot, m); });
+  }
+
+  reg("size_paired/core_build_forward", [](benchmark::State& s) {
+    size_paired(s, [](Memory m) {
+      const Held& h = held(Kind::mot, m);
+      modctx::ModalityContext ctx(h.fields());
+      benchmark::DoNotOptimize(&ctx);
+      return modctx::validate_forward(&ctx, h.spec.forward).ok();
+    });
+  });
+  reg("size_paired/capi_dlpack", [](benchmark::State& s) {
+    size_paired(s, [](Memory m) { return bench::capi_request<false>(held_dlpack(Kind::mot, m)) == MODCTX_OK; });
+  });
+  reg("size_paired/capi_dlpack_versioned", [](benchmark::State& s) {
+    size_paired(s, [](Memory m) { return bench::capi_request<true>(held_dlpack(Kind::mot, m)) == MODCTX_OK; });
+  });
+
+  benchmark::AddCustomContext("modctx", modctx_version());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
