@@ -1,6 +1,7 @@
 /* Hostile and extreme tensor descriptors and call sequences: each must end in
  * the right status and message, with the deleter called exactly once, and
  * nothing read out of bounds (run under ASan too). */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,6 +89,24 @@ static const hostile_case table[] = {
     {"versioned 2.x", 1, 2, kDLFloat, 32, 1, 2, {2, 3}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "DLPack version 2.7 is not supported"},
     {"versioned 2.x with garbage inside", 1, 2, 255, 255, 9, -7, {0}, 0, {0}, 1, 1, 3, 1, 99, -1, 0, MODCTX_ERR_UNSUPPORTED, "version 2.7"},
     {"versioned, NULL deleter, rejected", 1, 3, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 1, MODCTX_ERR_UNSUPPORTED, NULL},
+    /* Every DLPack device, and the dtype codes at the edge of DLPack's list. */
+    {"oneAPI memory", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLOneAPI, 2, 0, MODCTX_OK, NULL},
+    {"CUDA managed memory", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCUDAManaged, 1, 0, MODCTX_OK, NULL},
+    {"ROCm host memory", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLROCMHost, 0, 0, MODCTX_OK, NULL},
+    {"Metal buffer: a handle, alignment not checked", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 1, kDLMetal, 0, 0, MODCTX_OK, NULL},
+    {"Vulkan buffer", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 1, kDLVulkan, 0, 0, MODCTX_OK, NULL},
+    {"OpenCL buffer", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 1, kDLOpenCL, 0, 0, MODCTX_OK, NULL},
+    {"Metal device id 128", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLMetal, 128, 0, MODCTX_ERR_UNSUPPORTED, "above LibTorch's limit 127"},
+    {"VPI", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLVPI, 0, 0, MODCTX_ERR_UNSUPPORTED, "device type 9 has no LibTorch device"},
+    {"WebGPU", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, 15, 0, 0, MODCTX_ERR_UNSUPPORTED, "device type 15 has no LibTorch device"},
+    {"Hexagon", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, 16, 0, 0, MODCTX_ERR_UNSUPPORTED, "device type 16 has no LibTorch device"},
+    {"MAIA", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, 17, 0, 0, MODCTX_ERR_UNSUPPORTED, "device type 17 has no LibTorch device"},
+    {"device type 18", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, 18, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "unknown DLPack device type 18"},
+    {"negative device type", 0, 0, kDLFloat, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, -1, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "unknown DLPack device type -1"},
+    {"complex32", 0, 0, kDLComplex, 32, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"int16", 0, 0, kDLInt, 16, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_OK, NULL},
+    {"dtype code 17 (DLPack's last)", 0, 0, 17, 8, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_UNSUPPORTED, "code 17 with 8 bits"},
+    {"dtype code 18", 0, 0, 18, 8, 1, 1, {4}, 0, {0}, 0, 0, 0, 0, kDLCPU, 0, 0, MODCTX_ERR_INVALID_ARGUMENT, "unknown DLPack dtype code 18"},
 };
 
 static void run_case(const hostile_case *c) {
@@ -235,10 +254,170 @@ static void sequences(void) {
   }
 }
 
+/* A tensor's device survives the round trip (CUDA and ROCm host memory are
+ * the CPU's; CUDA managed memory is CUDA's), and so does a complex32 dtype. */
+static void devices(void) {
+  static const struct {
+    int in_type, in_id, out_type, out_id;
+  } dev[] = {
+      {kDLCPU, 0, kDLCPU, 0},         {kDLCUDA, 3, kDLCUDA, 3},     {kDLCUDAHost, 0, kDLCPU, 0},
+      {kDLCUDAManaged, 1, kDLCUDA, 1}, {kDLROCM, 2, kDLROCM, 2},     {kDLROCMHost, 0, kDLCPU, 0},
+      {kDLOneAPI, 4, kDLOneAPI, 4},   {kDLMetal, 0, kDLMetal, 0},   {kDLVulkan, 1, kDLVulkan, 1},
+      {kDLOpenCL, 5, kDLOpenCL, 5},
+  };
+  size_t i;
+  int64_t shape[3] = {1, 2, 2};
+  for (i = 0; i < sizeof dev / sizeof dev[0]; ++i) {
+    int deleted = 0;
+    modctx_builder *b = NULL;
+    modctx_context *ctx = NULL;
+    DLManagedTensor *t = tt_dlpack(data, kDLComplex, 32, 3, shape, NULL, &deleted), *out = NULL;
+    DLManagedTensorVersioned *outv = NULL;
+    char text[256];
+    ++cases;
+    t->dl_tensor.device.device_type = (DLDeviceType)dev[i].in_type;
+    t->dl_tensor.device.device_id = dev[i].in_id;
+    modctx_builder_new(&b);
+    if (modctx_builder_set_dlpack(b, MODCTX_FIELD_IMAGE_FEATURES, t) != MODCTX_OK ||
+        modctx_builder_build(b, &ctx) != MODCTX_OK ||
+        modctx_context_get_dlpack(ctx, MODCTX_FIELD_IMAGE_FEATURES, &out) != MODCTX_OK ||
+        modctx_context_get_dlpack_versioned(ctx, MODCTX_FIELD_IMAGE_FEATURES, &outv) != MODCTX_OK ||
+        modctx_context_describe(ctx, text, sizeof text, NULL) != MODCTX_OK) {
+      ++failures;
+      fprintf(stderr, "FAILED device %d: %s\n", dev[i].in_type, modctx_last_error());
+    } else {
+      if ((int)out->dl_tensor.device.device_type != dev[i].out_type || out->dl_tensor.device.device_id != dev[i].out_id ||
+          (int)outv->dl_tensor.device.device_type != dev[i].out_type ||
+          outv->dl_tensor.device.device_id != dev[i].out_id || out->dl_tensor.data != data) {
+        ++failures;
+        fprintf(stderr, "FAILED device %d: came back as (%d, %d)\n", dev[i].in_type,
+                (int)out->dl_tensor.device.device_type, out->dl_tensor.device.device_id);
+      }
+      if (out->dl_tensor.dtype.code != kDLComplex || out->dl_tensor.dtype.bits != 32 || !strstr(text, "complex32")) {
+        ++failures;
+        fprintf(stderr, "FAILED device %d: complex32 came back as (%d, %d): %s\n", dev[i].in_type,
+                out->dl_tensor.dtype.code, out->dl_tensor.dtype.bits, text);
+      }
+    }
+    if (out) out->deleter(out);
+    if (outv) outv->deleter(outv);
+    modctx_builder_free(b);
+    modctx_context_free(ctx);
+    if (deleted != 1) ++failures, fprintf(stderr, "FAILED device %d: %d releases\n", dev[i].in_type, deleted);
+  }
+}
+
+/* C callers may pass any int where the header has an enum: out-of-range and
+ * negative values are refused, and a tensor handed in is still consumed. */
+static void enum_values(void) {
+  static const int bad[] = {-1, 6, 100, INT32_MIN, INT32_MAX};
+  int64_t shape[2] = {2, 3};
+  size_t i;
+  for (i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    int deleted = 0, has = 7;
+    modctx_builder *b = NULL;
+    modctx_context *ctx = NULL;
+    DLManagedTensor *out = NULL;
+    const modctx_field f = (modctx_field)bad[i];
+    ++cases;
+    modctx_builder_new(&b);
+    if (modctx_builder_set_dlpack(b, f, tt_dlpack(data, kDLFloat, 32, 2, shape, NULL, &deleted)) !=
+            MODCTX_ERR_INVALID_ARGUMENT ||
+        deleted != 1 || !strstr(modctx_last_error(), "unknown field"))
+      ++failures, fprintf(stderr, "FAILED field %d: set_dlpack (%s), %d releases\n", bad[i], modctx_last_error(), deleted);
+    if (modctx_builder_set_dlpack_versioned(b, f, tt_dlpack_versioned(data, kDLFloat, 32, 2, shape, NULL, 1, 0,
+                                                                       &deleted)) != MODCTX_ERR_INVALID_ARGUMENT ||
+        deleted != 2)
+      ++failures, fprintf(stderr, "FAILED field %d: set_dlpack_versioned\n", bad[i]);
+    if (modctx_builder_clear(b, f) != MODCTX_ERR_INVALID_ARGUMENT)
+      ++failures, fprintf(stderr, "FAILED field %d: clear\n", bad[i]);
+    modctx_builder_build(b, &ctx);
+    if (modctx_context_has(ctx, f, &has) != MODCTX_ERR_INVALID_ARGUMENT || has != 0)
+      ++failures, fprintf(stderr, "FAILED field %d: has\n", bad[i]);
+    if (modctx_context_get_dlpack(ctx, f, &out) != MODCTX_ERR_INVALID_ARGUMENT || out)
+      ++failures, fprintf(stderr, "FAILED field %d: get_dlpack\n", bad[i]);
+    if (modctx_field_name(f) != NULL) ++failures, fprintf(stderr, "FAILED field %d: has a name\n", bad[i]);
+    if (strcmp(modctx_status_name((modctx_status)bad[i]), "MODCTX_ERR_UNKNOWN") != 0 && bad[i] != 6)
+      ++failures, fprintf(stderr, "FAILED status %d: has a name\n", bad[i]);
+    modctx_context_free(ctx);
+    modctx_builder_free(b);
+  }
+  {
+    /* An unknown plain-C dtype. */
+    int released = 0;
+    modctx_builder *b = NULL;
+    modctx_tensor_desc d;
+    ++cases;
+    memset(&d, 0, sizeof d);
+    d.struct_size = sizeof d;
+    d.dtype = (modctx_dtype)-1;
+    d.data = data;
+    d.ndim = 2;
+    d.shape = shape;
+    d.device_type = kDLCPU;
+    d.release = count_release;
+    d.release_ctx = &released;
+    modctx_builder_new(&b);
+    if (modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d) != MODCTX_ERR_INVALID_ARGUMENT ||
+        !strstr(modctx_last_error(), "unknown modctx_dtype -1") || released != 1)
+      ++failures, fprintf(stderr, "FAILED dtype -1: %s, %d releases\n", modctx_last_error(), released);
+    /* A struct_size too small to hold the release callback: refused, and the
+     * callback (past struct_size) is not called. */
+    d.dtype = MODCTX_DTYPE_FLOAT32;
+    d.struct_size = (uint32_t)offsetof(modctx_tensor_desc, release);
+    if (modctx_builder_set_tensor(b, MODCTX_FIELD_PREFIX_EMBEDS, &d) != MODCTX_ERR_INVALID_ARGUMENT ||
+        !strstr(modctx_last_error(), "struct_size") || released != 1)
+      ++failures, fprintf(stderr, "FAILED short struct_size: %s, %d releases\n", modctx_last_error(), released);
+    modctx_builder_free(b);
+  }
+}
+
+/* The largest rank, MODCTX_MAX_NDIM, with shape and strides read exactly. */
+static int big_deleted = 0;
+static void big_deleter(DLManagedTensor *self) {
+  (void)self;
+  ++big_deleted;
+}
+static void max_rank(void) {
+  int64_t shape[MODCTX_MAX_NDIM], strides[MODCTX_MAX_NDIM];
+  DLManagedTensor t;
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL;
+  DLManagedTensor *out = NULL;
+  int i;
+  ++cases;
+  for (i = 0; i < MODCTX_MAX_NDIM; ++i) shape[i] = 1 + (i % 2), strides[i] = (int64_t)1 << (i % 40);
+  memset(&t, 0, sizeof t);
+  t.dl_tensor.data = data;
+  t.dl_tensor.device.device_type = kDLCPU;
+  t.dl_tensor.ndim = MODCTX_MAX_NDIM;
+  t.dl_tensor.dtype.code = kDLFloat;
+  t.dl_tensor.dtype.bits = 32;
+  t.dl_tensor.dtype.lanes = 1;
+  t.dl_tensor.shape = shape;
+  t.dl_tensor.strides = strides;
+  t.deleter = big_deleter;
+  modctx_builder_new(&b);
+  if (modctx_builder_set_dlpack(b, MODCTX_FIELD_INPUTS_EMBEDS, &t) != MODCTX_OK ||
+      modctx_builder_build(b, &ctx) != MODCTX_OK ||
+      modctx_context_get_dlpack(ctx, MODCTX_FIELD_INPUTS_EMBEDS, &out) != MODCTX_OK || out->dl_tensor.ndim != 32 ||
+      out->dl_tensor.shape[31] != 2 || out->dl_tensor.strides[31] != ((int64_t)1 << 31)) {
+    ++failures;
+    fprintf(stderr, "FAILED 32 dimensions: %s\n", modctx_last_error());
+  }
+  if (out) out->deleter(out);
+  modctx_builder_free(b);
+  modctx_context_free(ctx);
+  if (big_deleted != 1) ++failures, fprintf(stderr, "FAILED 32 dimensions: %d releases\n", big_deleted);
+}
+
 int main(void) {
   size_t i;
   for (i = 0; i < sizeof table / sizeof table[0]; ++i) run_case(&table[i]);
   sequences();
+  devices();
+  enum_values();
+  max_rank();
   if (tt_live_allocations() != 0) {
     ++failures;
     fprintf(stderr, "FAILED: %d test tensors were never released\n", tt_live_allocations());

@@ -1,0 +1,205 @@
+// Hardening: the paths a hostile caller cannot reach through the C ABI on a
+// healthy machine, driven directly. The C ABI's guard (every exception that
+// could reach it becomes a status, also with no memory left to record the
+// message), DLPack export of dtypes and devices DLPack has no code for, the
+// exception type of every code, every dtype name, and the JSON kinds the
+// checker names in its messages.
+//
+// This program replaces operator new (plain and array forms) with a
+// countdown, so that "no memory while recording the message" can be made to
+// happen; unarmed, it is malloc.
+#include "catch_with_torch.hpp"
+
+#include <ATen/ops/from_blob.h>
+#include <c10/util/Exception.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "cli/description.hpp"
+#include "last_error.hpp"
+#include "modctx.h"
+#include "modctx/modctx.hpp"
+#include "tensor_export.hpp"
+
+// ------------------------------------------------------------------ a failing operator new
+
+namespace {
+std::atomic<int> g_fail_in{0};  // > 0: the allocation that brings it to 0 fails
+
+void* counted_new(std::size_t n) {
+  int left = g_fail_in.load();
+  while (left > 0 && !g_fail_in.compare_exchange_weak(left, left - 1)) {
+  }
+  if (left == 1) throw std::bad_alloc();
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted_new(n); }
+void* operator new[](std::size_t n) { return counted_new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return counted_new(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+
+namespace {
+
+using modctx::capi::guarded;
+
+template <class Throw>
+modctx_status guard(Throw&& t) {
+  return guarded("f", [&]() -> modctx_status {
+    t();
+    return MODCTX_OK;
+  });
+}
+
+// Runs fn on a fresh thread: its last-error buffer has never held a message.
+template <class Fn>
+void on_new_thread(Fn fn) {
+  std::thread th(fn);
+  th.join();
+}
+
+at::Tensor metadata(at::ScalarType dtype, at::Device device) {
+  return at::for_blob(nullptr, {2, 3}).options(at::TensorOptions().dtype(dtype)).target_device(device).make_tensor();
+}
+
+}  // namespace
+
+TEST_CASE("the C ABI's guard turns every exception into a status and a message") {
+  CHECK(guard([] { throw std::bad_alloc(); }) == MODCTX_ERR_OUT_OF_MEMORY);
+  CHECK(std::string(modctx_last_error()) == "out of memory");
+
+  CHECK(guard([] { throw modctx::Error(modctx::Code::shape, "a shape message"); }) == MODCTX_ERR_SHAPE);
+  CHECK(std::string(modctx_last_error()) == "a shape message");
+
+  CHECK(guard([] { TORCH_CHECK(false, "refused by LibTorch"); }) == MODCTX_ERR_INTERNAL);
+  CHECK(std::string(modctx_last_error()).rfind("f: LibTorch: refused by LibTorch", 0) == 0);
+
+  CHECK(guard([] { throw std::runtime_error("boom"); }) == MODCTX_ERR_INTERNAL);
+  CHECK(std::string(modctx_last_error()) == "f: boom");
+
+  CHECK(guard([] { throw 42; }) == MODCTX_ERR_INTERNAL);
+  CHECK(std::string(modctx_last_error()) == "internal error: unknown exception");
+
+  CHECK(guard([] {}) == MODCTX_OK);
+  CHECK(std::string(modctx_last_error()) == "internal error: unknown exception");  // left alone
+}
+
+TEST_CASE("with no memory left to record a message, the guard still answers") {
+  on_new_thread([] {
+    g_fail_in = 1;
+    const modctx_status s = modctx::capi::fail(MODCTX_ERR_UNSUPPORTED, "a message longer than a short string buffer");
+    g_fail_in = 0;
+    CHECK(s == MODCTX_ERR_UNSUPPORTED);
+    CHECK(std::string(modctx_last_error()) == "out of memory while recording the error message");
+  });
+  on_new_thread([] {
+    std::exception_ptr e;
+    try {
+      TORCH_CHECK(false, "refused by LibTorch");
+    } catch (...) {
+      e = std::current_exception();
+    }
+    g_fail_in = 1;  // the message's first allocation fails
+    const modctx_status s = guard([&] { std::rethrow_exception(e); });
+    g_fail_in = 0;
+    CHECK(s == MODCTX_ERR_INTERNAL);
+    CHECK(std::string(modctx_last_error()) == "LibTorch raised an error (no memory to record it)");
+  });
+  on_new_thread([] {
+    const std::exception_ptr e =
+        std::make_exception_ptr(std::runtime_error("a runtime error whose message needs the heap"));
+    g_fail_in = 1;
+    const modctx_status s = guard([&] { std::rethrow_exception(e); });
+    g_fail_in = 0;
+    CHECK(s == MODCTX_ERR_INTERNAL);
+    CHECK(std::string(modctx_last_error()) == "internal error (no memory to record it)");
+  });
+}
+
+TEST_CASE("DLPack export refuses dtypes and devices DLPack has no code for") {
+  DLManagedTensor* out = nullptr;
+  modctx::Status s = modctx::capi::export_dlpack(metadata(at::kQInt8, at::Device(at::kCPU)), &out);
+  CHECK(s.code == modctx::Code::unsupported);
+  CHECK(s.message == "DLPack has no dtype for this tensor's dtype");
+  CHECK(out == nullptr);
+
+  s = modctx::capi::export_dlpack(metadata(at::kFloat, at::Device(at::kXLA, 1)), &out);
+  CHECK(s.code == modctx::Code::unsupported);
+  CHECK(s.message == "DLPack has no device type for device xla:1");
+  CHECK(out == nullptr);
+
+  DLManagedTensorVersioned* outv = nullptr;
+  s = modctx::capi::export_dlpack_versioned(metadata(at::kFloat, at::Device(at::kLazy, 0)), &outv);
+  CHECK(s.code == modctx::Code::unsupported);
+  CHECK(outv == nullptr);
+}
+
+TEST_CASE("every status code throws its exception type") {
+  using modctx::Code;
+  using modctx::Status;
+  CHECK_NOTHROW(modctx::throw_if_failed(Status::success()));
+  CHECK_THROWS_AS(modctx::throw_if_failed(Status::failure(Code::routes, "m")), modctx::ContextError);
+  CHECK_THROWS_AS(modctx::throw_if_failed(Status::failure(Code::key_padding_mask, "m")), modctx::ContextError);
+  CHECK_THROWS_AS(modctx::throw_if_failed(Status::failure(Code::slice, "m")), modctx::SliceError);
+  CHECK_THROWS_AS(modctx::throw_if_failed(Status::failure(Code::out_of_memory, "m")), std::bad_alloc);
+  CHECK_THROWS_AS(modctx::throw_if_failed(Status::failure(Code::shape, "m")), modctx::ForwardError);
+  try {
+    modctx::throw_if_failed(Status::failure(Code::device, "on two devices"));
+  } catch (const modctx::Error& e) {
+    CHECK(e.code() == Code::device);
+    CHECK(std::string(e.what()) == "on two devices");
+  }
+  CHECK(std::string(modctx::code_name(static_cast<Code>(99))) == "MODCTX_ERR_UNKNOWN");
+}
+
+TEST_CASE("every dtype has PyTorch's name") {
+  const std::pair<at::ScalarType, const char*> names[] = {
+      {at::kByte, "uint8"},          {at::kChar, "int8"},           {at::kShort, "int16"},
+      {at::kInt, "int32"},           {at::kLong, "int64"},          {at::kHalf, "float16"},
+      {at::kFloat, "float32"},       {at::kDouble, "float64"},      {at::kComplexHalf, "complex32"},
+      {at::kComplexFloat, "complex64"}, {at::kComplexDouble, "complex128"}, {at::kBool, "bool"},
+      {at::kQInt8, "qint8"},         {at::kQUInt8, "quint8"},       {at::kQInt32, "qint32"},
+      {at::kBFloat16, "bfloat16"},   {at::kQUInt4x2, "quint4x2"},   {at::kQUInt2x4, "quint2x4"},
+  };
+  for (const auto& [type, name] : names) CHECK(std::string(modctx::dtype_short_name(type)) == name);
+  CHECK(std::string(modctx::dtype_short_name(at::ScalarType::Undefined)) == "unknown");
+  CHECK(modctx::torch_dtype_name(at::kQInt8) == "torch.qint8");
+}
+
+TEST_CASE("the checker names the kind of JSON value it did not expect") {
+  auto message = [](const std::string& text) {
+    try {
+      modctx::cli::parse_description(text);
+    } catch (const modctx::cli::DescriptionError& e) {
+      return e.path() + ": " + e.what();
+    }
+    return std::string("(accepted)");
+  };
+  CHECK(message(R"({"fields": true})") == "/fields: expected an object, found a boolean");
+  CHECK(message(R"({"fields": {"prefix_embeds": {"shape": {}, "dtype": "float32"}}})") ==
+        "/fields/prefix_embeds/shape: expected a shape (an array of sizes), found an object");
+  CHECK(message(R"({"fields": {"prefix_embeds": {"shape": 1.5, "dtype": "float32"}}})") ==
+        "/fields/prefix_embeds/shape: expected a shape (an array of sizes), found a non-integer number");
+  CHECK(message(R"({"fields": {"prefix_embeds": {"shape": -2, "dtype": "float32"}}})") ==
+        "/fields/prefix_embeds/shape: expected a shape (an array of sizes), found a number");
+}
