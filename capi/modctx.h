@@ -195,6 +195,7 @@ typedef enum modctx_status {
   MODCTX_ERR_VALUE = 17,            /* tensor values out of range (value checks, asked for by name) */
   MODCTX_ERR_FORMAT = 18,           /* a file or document that is not a readable context */
   MODCTX_ERR_IO = 19,               /* a file that cannot be opened, read or written (see the message) */
+  MODCTX_STATUS_MIN_ = -0x7fffffff - 1, /* with _MAX_: any int is in range; not a status */
   MODCTX_STATUS_MAX_ = 0x7fffffff   /* keeps the enum int-sized; not a status */
 } modctx_status;
 
@@ -207,6 +208,7 @@ typedef enum modctx_field {
   MODCTX_FIELD_IMAGE_MASK = 3,       /* (B, N) bool: validity of image_features tokens */
   MODCTX_FIELD_MODALITY_IDS = 4,     /* (B, N + T) int64: modality tag per residual position */
   MODCTX_FIELD_KEY_PADDING_MASK = 5, /* (B, N + T) bool: key validity over the residual */
+  MODCTX_FIELD_MIN_ = -0x7fffffff - 1, /* with _MAX_: any int is in range; not a field */
   MODCTX_FIELD_MAX_ = 0x7fffffff     /* keeps the enum int-sized; not a field */
 } modctx_field;
 
@@ -247,6 +249,7 @@ typedef enum modctx_dtype {
   MODCTX_DTYPE_BOOL = 9,
   MODCTX_DTYPE_COMPLEX64 = 10,
   MODCTX_DTYPE_COMPLEX128 = 11,
+  MODCTX_DTYPE_MIN_ = -0x7fffffff - 1, /* with _MAX_: any int is in range; not a dtype */
   MODCTX_DTYPE_MAX_ = 0x7fffffff
 } modctx_dtype;
 
@@ -377,6 +380,7 @@ typedef enum modctx_arch {
   MODCTX_ARCH_CROSS_ATTENTION = 2,
   MODCTX_ARCH_MOT = 3,
   MODCTX_ARCH_MOMA = 4,
+  MODCTX_ARCH_MIN_ = -0x7fffffff - 1, /* with _MAX_: any int is in range; not an architecture */
   MODCTX_ARCH_MAX_ = 0x7fffffff
 } modctx_arch;
 

@@ -9,6 +9,7 @@
 
 #include <cinttypes>
 #include <cstdarg>
+#include <cstring>
 #include <cstdio>
 #include <string>
 
@@ -168,6 +169,10 @@ Status check_layout(const Layout& l, const char* what) {
   if (l.byte_offset % l.itemsize != 0)
     return invalid(what, format("byte_offset %" PRIu64 " is not a multiple of the element size %zu", l.byte_offset,
                                 l.itemsize));
+  // data + byte_offset is formed even for an empty tensor: it must not wrap.
+  uintptr_t start;
+  if (l.data && __builtin_add_overflow(reinterpret_cast<uintptr_t>(l.data), l.byte_offset, &start))
+    return invalid(what, "data + byte_offset wraps around the address space");
   if (elements == 0) return Status::success();
   if (!l.data) return invalid(what, format("data is NULL but the tensor has %" PRId64 " elements", elements));
 
@@ -291,8 +296,12 @@ bool dtype_from_modctx(int dtype, at::ScalarType* out) noexcept {
 Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner, at::Tensor* out) {
   Layout l{};
   Status s = dlpack_dtype(t.dtype, what, &l.dtype);
-  if (s.ok()) s = dlpack_device(static_cast<int32_t>(t.device.device_type), t.device.device_id, what, &l.device,
-                                &l.data_is_address);
+  // The device type is read as the int it is on the wire: a value outside
+  // DLDeviceType's enumerators would be undefined behaviour as the enum.
+  int32_t device_type = 0;
+  static_assert(sizeof(t.device.device_type) == sizeof device_type, "DLDeviceType is int-sized");
+  std::memcpy(&device_type, &t.device.device_type, sizeof device_type);
+  if (s.ok()) s = dlpack_device(device_type, t.device.device_id, what, &l.device, &l.data_is_address);
   if (!s.ok()) return s;
   l.data = t.data;
   l.ndim = t.ndim;

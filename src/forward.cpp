@@ -2,6 +2,10 @@
 // applied to a hidden state, and PyTorch's dtype names.
 #include "modctx/forward.hpp"
 
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+
 namespace modctx {
 
 namespace {
@@ -82,9 +86,20 @@ at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice) {
   if (step == 0) throw SliceError(Code::slice, "slice step cannot be zero");
   if (step < 0) throw SliceError(Code::slice, "step must be greater than zero");
   // at::slice clamps start/stop exactly as h[:, start:stop:step] does.
-  const auto start = slice.start ? c10::optional<int64_t>(*slice.start) : c10::nullopt;
-  const auto stop = slice.stop ? c10::optional<int64_t>(*slice.stop) : c10::nullopt;
-  return h.slice(1, start, stop, step);
+  // Clamp to what the result can depend on: LibTorch refuses int64 extremes
+  // (SymInt) and overflows on huge steps, Python's rules do not care.
+  const int64_t length = h.size(1);
+  auto clamp = [&](int64_t v) { return std::max(-length, std::min(v, length)); };
+  const auto start = slice.start ? c10::optional<int64_t>(clamp(*slice.start)) : c10::nullopt;
+  const auto stop = slice.stop ? c10::optional<int64_t>(clamp(*slice.stop)) : c10::nullopt;
+  const int64_t bounded_step = std::min(step, std::max<int64_t>(length, 1));
+  try {
+    return h.slice(1, start, stop, bounded_step);
+  } catch (const c10::Error& e) {
+    // Some backends (e.g. MPS) refuse views this LibTorch cannot make.
+    throw Error(Code::unsupported, "apply_output_slice: this LibTorch cannot take a view of a tensor on " +
+                                       h.device().str() + ": " + e.what_without_backtrace());
+  }
 }
 
 }  // namespace modctx

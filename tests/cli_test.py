@@ -102,6 +102,7 @@ MALFORMED = [
     ('{"output_slice": "1:"}', "/output_slice: expected [start, stop, step]"),
     ('{"output_slice": [1, "x", null]}', "/output_slice/1: expected an integer"),
     ('{"output_slice": [9223372036854775808, null, null]}', "/output_slice/0: expected an integer"),
+    ('{"output_slice": [1e400, null, null]}', "malformed JSON: number overflow"),
     ('{"forward": {"tokens": [2, 24], "kv_cache": true}}', '/forward/kv_cache: unknown key "kv_cache"'),
     ('{"forward": {"tokens": [2, 24], "kv_caches": 1}}', "/forward/kv_caches: expected true or false"),
     ('{"forward": {"tokens": 5}}', "/forward/tokens: expected a shape"),

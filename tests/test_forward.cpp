@@ -143,6 +143,14 @@ TEST_CASE("output slice on a hidden state: a view with PyTorch's clamping") {
   CHECK(len(Slice{7, 3, std::nullopt}) == 0);
   CHECK(len(Slice{1, -1, 3}) == 3);
 
+  // int64 extremes follow Python's clamping (LibTorch alone refuses them).
+  CHECK(len(Slice{INT64_MIN, std::nullopt, std::nullopt}) == 10);
+  CHECK(len(Slice{std::nullopt, INT64_MAX, std::nullopt}) == 10);
+  CHECK(len(Slice{INT64_MAX, std::nullopt, std::nullopt}) == 0);
+  CHECK(len(Slice{std::nullopt, std::nullopt, INT64_MAX}) == 1);
+  CHECK(len(Slice{3, std::nullopt, INT64_MAX}) == 1);
+  CHECK(modctx::apply_output_slice(h, Slice{3, std::nullopt, INT64_MAX}).storage_offset() == 3 * 4);
+
   const at::Tensor view = modctx::apply_output_slice(h, Slice{6, std::nullopt, std::nullopt});
   CHECK(view.sizes() == at::IntArrayRef({2, 4, 4}));
   CHECK(view.device() == h.device());

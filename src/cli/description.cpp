@@ -216,7 +216,7 @@ ModelSpec parse_model_text(const std::string& text) {
   json v;
   try {
     v = json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {
     fail("--model", "malformed JSON");
   }
   return parse_model(v, "--model");
@@ -245,8 +245,9 @@ Description parse_description(const std::string& text) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     // e.what() is "[json.exception.parse_error.101] parse error at line 1, ..."
+    // (out_of_range.406 for numbers too large for a double, e.g. 1e400).
     std::string what = e.what();
     const auto bracket = what.find("] ");
     fail("", "malformed JSON: " + (bracket == std::string::npos ? what : what.substr(bracket + 2)));
