@@ -897,8 +897,12 @@ static void test_nulls(void) {
   EXPECT_STATUS(modctx_builder_build(b, NULL), MODCTX_ERR_INVALID_ARGUMENT);
   EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
   EXPECT_STATUS(modctx_builder_new_from_context(ctx, NULL), MODCTX_ERR_INVALID_ARGUMENT);
-  EXPECT_STATUS(modctx_context_retain(NULL, &ctx), MODCTX_ERR_INVALID_ARGUMENT);
-  EXPECT(ctx == NULL);
+  {
+    modctx_context *other = ctx; /* must be reset to NULL */
+    EXPECT_STATUS(modctx_context_retain(NULL, &other), MODCTX_ERR_INVALID_ARGUMENT);
+    EXPECT(other == NULL);
+  }
+  modctx_context_free(ctx);
   EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
   EXPECT_STATUS(modctx_context_retain(ctx, NULL), MODCTX_ERR_INVALID_ARGUMENT);
   EXPECT_STATUS(modctx_context_has(NULL, MODCTX_FIELD_PREFIX_EMBEDS, &has), MODCTX_ERR_INVALID_ARGUMENT);
