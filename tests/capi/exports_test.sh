@@ -18,7 +18,9 @@ for f in modctx_builder_new modctx_builder_free modctx_builder_set_dlpack modctx
          modctx_context_apply_output_slice modctx_field_name modctx_check modctx_arch_name modctx_compose \
          modctx_context_residual_length modctx_context_compose_residual modctx_context_save_safetensors \
          modctx_load_safetensors modctx_load_safetensors_from_memory; do
-  echo "$symbols" | grep -qx "$f" || { echo "FAIL: $f is not exported"; failed=$((failed + 1)); }
+  # a here-string, not a pipe: grep -q exits at the first match and, under pipefail,
+  # the SIGPIPE of the writer would turn a found symbol into a failure.
+  grep -qx "$f" <<<"$symbols" || { echo "FAIL: $f is not exported"; failed=$((failed + 1)); }
 done
 soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 [ "$soname" = "libmodctx.so.1" ] || { echo "FAIL: SONAME is '$soname', wanted libmodctx.so.1"; failed=$((failed + 1)); }
