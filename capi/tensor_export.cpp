@@ -1,6 +1,7 @@
 // at::Tensor -> DLPack, without copying the data.
 #include "tensor_export.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -68,8 +69,11 @@ Status fill(const at::Tensor& t, Holder<Managed>& h) {
   }
   // The storage's address plus the view's offset: no data access, no device runtime.
   const at::Storage& storage = t.storage();
-  char* base = static_cast<char*>(const_cast<void*>(storage.data()));
-  dl.data = base ? base + t.storage_offset() * static_cast<int64_t>(t.element_size()) : nullptr;
+  // Unsigned integer arithmetic: an empty view may point past the end of the
+  // address space (nothing is ever read there), where char* arithmetic is undefined.
+  const auto base = reinterpret_cast<uintptr_t>(storage.data());
+  const auto offset = static_cast<uintptr_t>(t.storage_offset()) * static_cast<uintptr_t>(t.element_size());
+  dl.data = base ? reinterpret_cast<void*>(base + offset) : nullptr;
   dl.ndim = static_cast<int32_t>(ndim);
   dl.shape = h.shape_and_strides.data();
   dl.strides = h.shape_and_strides.data() + ndim;

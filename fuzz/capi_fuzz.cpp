@@ -16,8 +16,8 @@
 //     say it is valid (modelled here independently, in 128-bit arithmetic);
 //   - export: a tensor handed out describes exactly the memory handed in
 //     (same address, dtype, shape, strides, device), and
-//     modctx_context_apply_output_slice returns Python's h[:, s, :] view,
-//     inside the hidden state's memory;
+//     modctx_context_apply_output_slice returns PyTorch's h[:, s, :] view
+//     (its address, shape and strides), inside the hidden state's memory;
 //   - construction and forward checks, slices and describe() follow the
 //     reference's rules.
 // Tensor data lives in PROT_NONE memory: reading it would crash.
@@ -293,6 +293,10 @@ Verdict model_dltensor(const DLTensor& t) {
     for (int i = 0; i < n; ++i)
       if (t.strides[i] < 0) return v;
   if (t.byte_offset % info->itemsize) return v;
+  // data + byte_offset is formed even for an empty tensor: it may not wrap.
+  if (t.data && static_cast<unsigned __int128>(reinterpret_cast<uintptr_t>(t.data)) + t.byte_offset >
+                    static_cast<unsigned __int128>(UINTPTR_MAX))
+    return v;
   // Contiguous strides: products of max(size, 1) of the later sizes.
   std::vector<int64_t> strides(static_cast<size_t>(n));
   int64_t running = 1;
@@ -836,14 +840,12 @@ void Session::op_slice_indices() {
   bool step_zero = false;
   if (!py_indices(m, length, &want_idx, &step_zero)) {
     want(s, MODCTX_ERR_SLICE, "modctx_slice_indices");
-    // Python checks the length first, then the step (slice(0, 1, 0).indices(-1)
-    // says "length should not be negative"); modctx checks the step first:
-    // a known difference, reported, accepted here so that fuzzing goes on.
+    // Python checks the length first, then the step: slice(0, 1, 0).indices(-1)
+    // says "length should not be negative".
     const char* msg = modctx_last_error();
-    CHECK(std::strcmp(msg, "slice step cannot be zero") == 0 || std::strcmp(msg, "length should not be negative") == 0,
-          "modctx_slice_indices: message \"%s\"", msg);
-    if (!step_zero) CHECK(std::strcmp(msg, "length should not be negative") == 0, "modctx_slice_indices: \"%s\"", msg);
-    if (length >= 0) CHECK(std::strcmp(msg, "slice step cannot be zero") == 0, "modctx_slice_indices: \"%s\"", msg);
+    const char* python = length < 0 ? "length should not be negative" : "slice step cannot be zero";
+    CHECK(step_zero || length < 0, "modctx_slice_indices: the model failed on a valid slice");
+    CHECK(std::strcmp(msg, python) == 0, "modctx_slice_indices: message \"%s\", Python says \"%s\"", msg, python);
     return;
   }
   want(s, MODCTX_OK, "modctx_slice_indices");
@@ -881,38 +883,45 @@ void Session::op_apply() {
     return;
   }
   Layout want_layout = h.verdict.layout;
+  bool defined_offset = true, defined_stride = true;
+  // This LibTorch cannot view a Metal tensor: MODCTX_ERR_UNSUPPORTED, or a view.
+  if (slot->state->slice && want_layout.device_type == kDLMetal && s == MODCTX_ERR_UNSUPPORTED) {
+    CHECK(!o.used(), "%s failed without clearing *out", call);
+    return;
+  }
   if (const auto& sl = slot->state->slice) {
+    // PyTorch counts the indices against the rank before it reads the slice.
     const int64_t step = sl->has(MODCTX_SLICE_HAS_STEP) ? sl->step : 1;
-    if (step <= 0) {
-      want(s, MODCTX_ERR_SLICE, call);
-      CHECK(!o.used(), "%s failed without clearing *out", call);
-      return;
-    }
     if (want_layout.ndim < 3) {
       want(s, MODCTX_ERR_SHAPE, call);
       CHECK(!o.used(), "%s failed without clearing *out", call);
       return;
     }
+    if (step <= 0) {
+      want(s, MODCTX_ERR_SLICE, call);
+      CHECK(!o.used(), "%s failed without clearing *out", call);
+      return;
+    }
     PyIndices idx{};
     bool zero = false;
-    py_indices(*sl, want_layout.shape[1], &idx, &zero);
-    const uint64_t offset = static_cast<uint64_t>(idx.start) * static_cast<uint64_t>(want_layout.strides[1]) *
-                            want_layout.itemsize;
-    want_layout.data += offset;
+    const int64_t length = want_layout.shape[1];
+    py_indices(*sl, length, &idx, &zero);
+    // PyTorch's view: storage offset start * stride, stride * step. Where
+    // PyTorch's own int64 arithmetic would overflow (a huge step or start on
+    // an empty tensor) it has no defined answer: those parts are not compared.
+    const __int128 offset = static_cast<__int128>(idx.start) * want_layout.strides[1] * want_layout.itemsize;
+    const __int128 stride = static_cast<__int128>(want_layout.strides[1]) * step;
+    defined_offset = offset <= INT64_MAX;
+    defined_stride = stride <= INT64_MAX && static_cast<__int128>(length) + step - 1 <= INT64_MAX;
+    if (want_layout.data) want_layout.data += static_cast<uint64_t>(offset);  // no data: none in the view
     want_layout.shape[1] = idx.count;
-    want_layout.strides[1] = static_cast<int64_t>(static_cast<uint64_t>(want_layout.strides[1]) *
-                                                  static_cast<uint64_t>(step));  // PyTorch's, wrapping
+    want_layout.strides[1] = static_cast<int64_t>(static_cast<uint64_t>(stride));
   }
   want(s, MODCTX_OK, call);
   CHECK(o.legacy && o.legacy->deleter, "%s succeeded without a tensor", call);
   const DLTensor& got = o.legacy->dl_tensor;
-  bool empty = false;
-  for (int64_t size : want_layout.shape) empty = empty || size == 0;
-  // Where the view is empty, or a dimension has one element, PyTorch's data
-  // pointer and stride there are not observable; compare only what is.
-  if (want_layout.ndim > 1 && got.ndim == want_layout.ndim && (empty || want_layout.shape[1] <= 1))
-    want_layout.strides[1] = got.strides[1];
-  if (empty) want_layout.data = reinterpret_cast<uintptr_t>(got.data);
+  if (!defined_stride && got.ndim == want_layout.ndim && got.ndim > 1) want_layout.strides[1] = got.strides[1];
+  if (!defined_offset) want_layout.data = reinterpret_cast<uintptr_t>(got.data);
   check_export(got, want_layout, call);
 }
 

@@ -17,7 +17,7 @@ seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(capi_fuzz description_fuzz safetensors_fuzz)
-jobs=${FUZZ_JOBS:-1}
+fuzz_jobs=${FUZZ_JOBS:-1}
 build=build-fuzz
 flags="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all"
 
@@ -26,7 +26,9 @@ if [ ! -f $build/build.ninja ]; then
     -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
     "-Dc_args=$flags" "-Dcpp_args=$flags" >/dev/null
 fi
-meson compile -C $build >/dev/null
+jobs=()
+[ -n "${MODCTX_JOBS:-}" ] && jobs=(-j "$MODCTX_JOBS")
+meson compile -C $build "${jobs[@]}" >/dev/null
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -43,7 +45,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$findings" "$corpus"
   extra=()
   [ -f fuzz/$t.dict ] && extra+=(-dict=fuzz/$t.dict)
-  [ "$jobs" -gt 1 ] && extra+=(-jobs="$jobs" -workers="$jobs")
+  [ "$fuzz_jobs" -gt 1 ] && extra+=(-jobs="$fuzz_jobs" -workers="$fuzz_jobs")
 
   # 1. Past findings, one run each.
   regressions=(fuzz/regressions/$t/*)
@@ -69,7 +71,7 @@ for t in "${targets[@]}"; do
     "$corpus" fuzz/corpus/$t > "$log" 2>&1
   rc=$?
   set -e
-  [ "$jobs" -gt 1 ] && cat fuzz-*.log >> "$log" 2>/dev/null && rm -f fuzz-*.log
+  [ "$fuzz_jobs" -gt 1 ] && cat fuzz-*.log >> "$log" 2>/dev/null && rm -f fuzz-*.log
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | awk '{s+=$1} END {print s+0}')
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
   if [ $rc -ne 0 ] || grep -qE "ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|FINDING" "$log"; then

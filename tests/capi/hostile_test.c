@@ -413,6 +413,31 @@ static void max_rank(void) {
   if (big_deleted != 1) ++failures, fprintf(stderr, "FAILED 32 dimensions: %d releases\n", big_deleted);
 }
 
+/* An empty hidden state at the top of the address space (a fuzz finding):
+ * the view's address is past the end, where pointer arithmetic is undefined
+ * (UBSan pointer-overflow in the sanitized build). It is never read; the call
+ * succeeds with an empty view. */
+static void empty_view_at_address_space_end(void) {
+  int64_t shape[3] = {0, 1, 2};
+  int deleted = 0;
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL;
+  DLManagedTensor *hidden = tt_dlpack((void *)UINTPTR_MAX, kDLUInt, 8, 3, shape, NULL, &deleted), *out = NULL;
+  const modctx_slice s = {4096, -2, 4096, MODCTX_SLICE_HAS_START | MODCTX_SLICE_HAS_STOP | MODCTX_SLICE_HAS_STEP};
+  ++cases;
+  modctx_builder_new(&b);
+  modctx_builder_set_output_slice(b, &s);
+  modctx_builder_build(b, &ctx);
+  if (modctx_context_apply_output_slice(ctx, hidden, &out) != MODCTX_OK || out == NULL ||
+      out->dl_tensor.ndim != 3 || out->dl_tensor.shape[0] != 0 || out->dl_tensor.shape[1] != 0 ||
+      out->dl_tensor.shape[2] != 2)
+    ++failures, fprintf(stderr, "FAILED empty view at the end of the address space: %s\n", modctx_last_error());
+  if (out) out->deleter(out);
+  if (deleted != 1) ++failures, fprintf(stderr, "FAILED empty view: %d releases\n", deleted);
+  modctx_context_free(ctx);
+  modctx_builder_free(b);
+}
+
 int main(void) {
   size_t i;
   for (i = 0; i < sizeof table / sizeof table[0]; ++i) run_case(&table[i]);
@@ -420,6 +445,7 @@ int main(void) {
   devices();
   enum_values();
   max_rank();
+  empty_view_at_address_space_end();
   if (tt_live_allocations() != 0) {
     ++failures;
     fprintf(stderr, "FAILED: %d test tensors were never released\n", tt_live_allocations());
