@@ -21,10 +21,17 @@
 #include <string>
 #include <thread>
 
+#include <ATen/ops/ones.h>
+#include <ATen/ops/sparse_coo_tensor.h>
+#include <ATen/ops/zeros.h>
+
 #include "cli/description.hpp"
 #include "last_error.hpp"
 #include "modctx.h"
 #include "modctx/modctx.hpp"
+#include "modctx/model.hpp"
+#include "modctx/safetensors.hpp"
+#include "modctx/strategies.hpp"
 #include "tensor_export.hpp"
 
 // ------------------------------------------------------------------ a failing operator new
@@ -202,4 +209,100 @@ TEST_CASE("the checker names the kind of JSON value it did not expect") {
         "/fields/prefix_embeds/shape: expected a shape (an array of sizes), found a non-integer number");
   CHECK(message(R"({"fields": {"prefix_embeds": {"shape": -2, "dtype": "float32"}}})") ==
         "/fields/prefix_embeds/shape: expected a shape (an array of sizes), found a number");
+}
+
+namespace {
+
+// The code and message of what fn throws ("(no error)" when it returns).
+template <class Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const modctx::Error& e) {
+    return std::string(modctx::code_name(e.code())) + ": " + e.what();
+  }
+  return "(no error)";
+}
+
+at::Tensor cpu(std::initializer_list<int64_t> shape, at::ScalarType dtype = at::kFloat) {
+  return at::zeros(shape, at::TensorOptions().dtype(dtype));
+}
+
+}  // namespace
+
+TEST_CASE("strategies and the residual refuse hostile shapes, devices and architectures") {
+  using modctx::Arch;
+  CHECK(modctx::can_allocate_on(at::Device(at::kCPU)));
+  CHECK_FALSE(modctx::can_allocate_on(at::Device(at::kCUDA, 0)));  // Debian's LibTorch is CPU-only
+  CHECK_FALSE(modctx::can_allocate_on(at::Device(at::kHIP, 0)));
+  CHECK_FALSE(modctx::can_allocate_on(at::Device(at::kMPS, 0)));
+  CHECK_FALSE(modctx::can_allocate_on(at::Device(at::kXLA, 0)));
+
+  const at::Tensor frames = at::ones({2, 2}, at::TensorOptions().dtype(at::kBool));
+  const std::vector<int64_t> one_dim = {2};
+  CHECK(error_of([&] { modctx::prefix_key_padding_mask(frames, 4, one_dim); }) ==
+        "MODCTX_ERR_SHAPE: input_ids must have shape (B, T), got (2,)");
+
+  modctx::StrategyInputs in;
+  in.image_embeds = cpu({2, 4, 8});
+  const std::vector<int64_t> ids = {2, 3}, negative = {-1, 3};
+  in.input_ids_shape = ids;
+  CHECK(error_of([&] { modctx::compose(static_cast<Arch>(9), in); }) ==
+        "MODCTX_ERR_INVALID_ARGUMENT: compose: unknown architecture 9");
+  in.input_ids_shape = negative;
+  CHECK(error_of([&] { modctx::compose(Arch::joint_decoder, in); }) ==
+        "MODCTX_ERR_SHAPE: input_ids shape (-1, 3) has a negative size");
+
+  auto context = [](modctx::Field f, const at::Tensor& t) {
+    modctx::ContextFields fields;
+    fields[f] = t;
+    return modctx::ModalityContext(fields);
+  };
+  CHECK(error_of([&] { modctx::residual_length(context(modctx::Field::inputs_embeds, cpu({4})), 3); }) ==
+        "MODCTX_ERR_SHAPE: modality.inputs_embeds must have shape (B, S, D), got (4,)");
+  CHECK(error_of([&] { modctx::residual_length(context(modctx::Field::prefix_embeds, cpu({4})), 3); }) ==
+        "MODCTX_ERR_SHAPE: modality.prefix_embeds must have shape (B, N, D), got (4,)");
+  CHECK(error_of([&] { modctx::compose_residual(context(modctx::Field::inputs_embeds, cpu({1, 2, 4})), cpu({1, 3, 4})); }) ==
+        "MODCTX_ERR_FORWARD_INPUTS: Transformer.forward requires exactly one of tokens or modality.inputs_embeds");
+  const auto prefixed = context(modctx::Field::prefix_embeds, cpu({1, 2, 4}));
+  CHECK(error_of([&] { modctx::compose_residual(prefixed, cpu({3, 4})); }) ==
+        "MODCTX_ERR_SHAPE: the text embeddings must have shape (B, T, D), got (3, 4)");
+  const auto on_cuda = context(modctx::Field::prefix_embeds, metadata(at::kFloat, at::Device(at::kCUDA, 0)).view({1, 2, 3}));
+  CHECK(error_of([&] { modctx::compose_residual(on_cuda, cpu({1, 5, 3})); }) ==
+        "MODCTX_ERR_DEVICE: modality.prefix_embeds is on cuda:0, but the text embeddings are on cpu");
+}
+
+TEST_CASE("a model spec with a negative image token count is refused") {
+  modctx::ModelSpec spec;
+  spec.arch = modctx::Arch::mot;
+  spec.hidden_size = 8;
+  spec.num_image_tokens = -1;
+  const modctx::Status s = modctx::validate_model(nullptr, spec, modctx::ModelForward{});
+  CHECK(s.code == modctx::Code::invalid_argument);
+  CHECK(s.message == "model: num_image_tokens must be >= 0, got -1");
+}
+
+TEST_CASE("safetensors: hostile headers name the JSON kind they found; sparse tensors are not saved") {
+  auto load = [](const std::string& header) {
+    std::string file(8, '\0');
+    const uint64_t n = header.size();
+    for (int i = 0; i < 8; ++i) file[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+    file += header;
+    return error_of([&] { modctx::load_safetensors_from_memory(file.data(), file.size(), nullptr, "f"); });
+  };
+  const std::string shape_null = load(R"({"prefix_embeds": {"dtype": "F32", "shape": null, "data_offsets": [0, 0]}})");
+  const std::string shape_float = load(R"({"prefix_embeds": {"dtype": "F32", "shape": 1.5, "data_offsets": [0, 0]}})");
+  const std::string shape_negative = load(R"({"prefix_embeds": {"dtype": "F32", "shape": -1, "data_offsets": [0, 0]}})");
+  CHECK(shape_null.find("MODCTX_ERR_FORMAT: f: ") == 0);
+  CHECK(shape_null.find("found null") != std::string::npos);
+  CHECK(shape_float.find("found a non-integer number") != std::string::npos);
+  CHECK(shape_negative.find("found a negative integer") != std::string::npos);
+
+  const at::Tensor sparse =
+      at::sparse_coo_tensor(at::zeros({3, 0}, at::TensorOptions().dtype(at::kLong)), cpu({0}), {1, 2, 4});
+  modctx::ContextFields fields;
+  fields[modctx::Field::inputs_embeds] = sparse;
+  const modctx::ModalityContext ctx(fields);
+  CHECK(error_of([&] { modctx::safetensors_bytes(ctx, std::nullopt); }) ==
+        "MODCTX_ERR_UNSUPPORTED: save_safetensors: inputs_embeds is not a strided (dense) tensor");
 }

@@ -413,6 +413,39 @@ static void max_rank(void) {
   if (big_deleted != 1) ++failures, fprintf(stderr, "FAILED 32 dimensions: %d releases\n", big_deleted);
 }
 
+/* Views a backend of this LibTorch cannot make (Metal) and forward
+ * arguments out of range: a status, the tensor consumed, nothing written. */
+static void refused_calls(void) {
+  int64_t shape[3] = {1, 4, 2};
+  int deleted = 0;
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL;
+  DLManagedTensor *hidden = tt_dlpack(data, kDLFloat, 32, 3, shape, NULL, &deleted), *out = NULL;
+  const modctx_slice s = {1, 0, 0, MODCTX_SLICE_HAS_START};
+  modctx_forward_args fwd;
+  ++cases;
+  hidden->dl_tensor.device.device_type = kDLMetal;
+  modctx_builder_new(&b);
+  modctx_builder_set_output_slice(b, &s);
+  modctx_builder_build(b, &ctx);
+  if (modctx_context_apply_output_slice(ctx, hidden, &out) != MODCTX_ERR_UNSUPPORTED || out != NULL ||
+      deleted != 1 || !strstr(modctx_last_error(), "cannot take a view of a tensor on mps:0"))
+    ++failures, fprintf(stderr, "FAILED Metal view: %s, %d releases\n", modctx_last_error(), deleted);
+
+  ++cases;
+  memset(&fwd, 0, sizeof fwd);
+  fwd.struct_size = sizeof fwd;
+  fwd.present = 1;
+  fwd.has_tokens = 1;
+  fwd.tokens_ndim = MODCTX_MAX_NDIM + 1;
+  if (modctx_context_save_safetensors(ctx, "/nonexistent-modctx-dir/never-written.safetensors", &fwd) !=
+          MODCTX_ERR_INVALID_ARGUMENT ||
+      !strstr(modctx_last_error(), "forward->tokens_ndim 33 is out of range [0, 32]"))
+    ++failures, fprintf(stderr, "FAILED save with tokens_ndim 33: %s\n", modctx_last_error());
+  modctx_context_free(ctx);
+  modctx_builder_free(b);
+}
+
 /* An empty hidden state at the top of the address space (a fuzz finding):
  * the view's address is past the end, where pointer arithmetic is undefined
  * (UBSan pointer-overflow in the sanitized build). It is never read; the call
@@ -445,6 +478,7 @@ int main(void) {
   devices();
   enum_values();
   max_rank();
+  refused_calls();
   empty_view_at_address_space_end();
   if (tt_live_allocations() != 0) {
     ++failures;
