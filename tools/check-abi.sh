@@ -26,8 +26,7 @@ if [ "$recorded" != "$current" ]; then
 fi
 
 set +e
-abidiff --hf2 "$abi_header" --drop-private-types --no-default-suppression \
-  "$abi_dir/modctx.abi" "$lib" > "$build/abidiff.txt" 2>&1
+abi_diff "$abi_dir/modctx.abi" "$lib" > "$build/abidiff.txt" 2>&1
 rc=$?
 set -e
 if [ $rc -ne 0 ]; then

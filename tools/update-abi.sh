@@ -39,8 +39,7 @@ $removed"
 $added"
   fi
   set +e
-  abidiff --hf2 "$abi_header" --drop-private-types --no-default-suppression \
-    "$abi_dir/modctx.abi" "$lib" > "$tmp/abidiff.txt" 2>&1
+  abi_diff "$abi_dir/modctx.abi" "$lib" > "$tmp/abidiff.txt" 2>&1
   rc=$?
   set -e
   [ $((rc & 1)) -eq 0 ] || { cat "$tmp/abidiff.txt"; echo "update-abi: abidiff failed" >&2; exit 1; }
