@@ -77,14 +77,11 @@ void check_forward(const ModalityContext* context, ForwardArgs args) {
 }
 
 at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice) {
-  // PyTorch counts the indices against the tensor's dims before it unpacks
-  // the slice: the rank error comes first.
   if (!h.defined()) throw Error(Code::invalid_argument, "apply_output_slice: the hidden state is undefined");
-  if (h.dim() < 3)
-    throw Error(Code::shape, "too many indices for tensor of dimension " + std::to_string(h.dim()));
+  const Status rule = slice.check_view_of(h.dim());
+  if (rule.code == Code::slice) throw SliceError(rule.code, rule.message);
+  if (!rule.ok()) throw Error(rule.code, rule.message);
   const int64_t step = slice.step.value_or(1);
-  if (step == 0) throw SliceError(Code::slice, "slice step cannot be zero");
-  if (step < 0) throw SliceError(Code::slice, "step must be greater than zero");
   // at::slice clamps start/stop exactly as h[:, start:stop:step] does.
   // Clamp to what the result can depend on: LibTorch refuses int64 extremes
   // (SymInt) and overflows on huge steps, Python's rules do not care.

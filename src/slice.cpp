@@ -60,6 +60,17 @@ Slice::Indices Slice::indices(int64_t length) const {
   return result;
 }
 
+Status Slice::check_view_of(int64_t hidden_dim) const {
+  // PyTorch counts the indices against the tensor's dims before it unpacks
+  // the slice: the rank error comes first.
+  if (hidden_dim < 3)
+    return Status::failure(Code::shape, "too many indices for tensor of dimension " + std::to_string(hidden_dim));
+  const int64_t s = step.value_or(1);
+  if (s == 0) return Status::failure(Code::slice, "slice step cannot be zero");
+  if (s < 0) return Status::failure(Code::slice, "step must be greater than zero");
+  return Status::success();
+}
+
 std::string Slice::repr() const {
   return "slice(" + part_repr(start) + ", " + part_repr(stop) + ", " + part_repr(step) + ")";
 }

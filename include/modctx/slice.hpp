@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "modctx/status.hpp"
+
 namespace modctx {
 
 // A Python slice. Each part may be absent (Python's None).
@@ -29,6 +31,12 @@ struct Slice {
 
   // Non-throwing form of indices(): Code::slice on failure.
   bool try_indices(int64_t length, Indices* out, const char** error) const noexcept;
+
+  // Whether `h[:, slice, :]` can be taken on a hidden state of rank
+  // `hidden_dim`, in PyTorch's order: the rank first (Code::shape, "too many
+  // indices for tensor of dimension 2"), then the step (Code::slice, "slice
+  // step cannot be zero", "step must be greater than zero").
+  Status check_view_of(int64_t hidden_dim) const;
 
   // Python's repr: "slice(576, None, None)".
   std::string repr() const;
