@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "dlpack_view.hpp"
 #include "last_error.hpp"
 #include "modctx.h"
 #include "modctx/modctx.hpp"
@@ -342,12 +343,8 @@ MODCTX_API modctx_status modctx_context_apply_output_slice(const modctx_context*
     *out = nullptr;
     if (!context) return null_argument(fn, "context");
     if (!hidden) return null_argument(fn, "hidden");
-    at::Tensor h;
-    modctx::Status s = modctx::capi::import_dlpack(hidden->dl_tensor, "hidden", owner, &h);
-    if (!s.ok()) return fail(s);
-    const auto& slice = context->value.output_slice();
-    const at::Tensor view = slice ? modctx::apply_output_slice(h, *slice) : h;
-    s = modctx::capi::export_dlpack(view, out);
+    const modctx::Status s =
+        modctx::capi::slice_dlpack(hidden->dl_tensor, context->value.output_slice(), "hidden", owner, out);
     return s.ok() ? MODCTX_OK : fail(s);
   });
 }

@@ -364,9 +364,15 @@ MODCTX_API modctx_status modctx_slice_indices(const modctx_slice *slice, int64_t
                                               int64_t *stop, int64_t *step, int64_t *count);
 
 /* h[:, output_slice, :] as PyTorch computes it, on a hidden state of at least
- * 3 dims: *out is a new managed tensor viewing h's memory (no copy). hidden is
- * consumed, as every tensor handed in. With no output slice, the view is
- * all of h. Step 0 or below is MODCTX_ERR_SLICE with PyTorch's message. */
+ * 3 dims: *out is a new managed tensor viewing h's memory (no copy), with
+ * PyTorch's shape, strides and address (h's byte_offset folded into data,
+ * byte_offset 0; strides always set). hidden is consumed, as every tensor
+ * handed in: on success *out owns it and hidden's deleter runs when *out's
+ * deleter runs; on failure it has run before the call returns. With no output
+ * slice, the view is all of h. Errors in PyTorch's order: hidden's descriptor
+ * (as any import), fewer than 3 dims (MODCTX_ERR_SHAPE, "too many indices for
+ * tensor of dimension 2"), then a step of 0 or below (MODCTX_ERR_SLICE).
+ * Computed on the descriptor, without LibTorch: any device works. */
 MODCTX_API modctx_status modctx_context_apply_output_slice(const modctx_context *context, DLManagedTensor *hidden,
                                                            DLManagedTensor **out);
 

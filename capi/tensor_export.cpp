@@ -7,8 +7,6 @@
 
 namespace modctx::capi {
 
-namespace {
-
 Status to_dlpack_dtype(at::ScalarType s, DLDataType* out) {
   uint8_t code;
   switch (s) {
@@ -44,6 +42,8 @@ Status to_dlpack_device(const at::Device& d, DLDevice* out) {
   out->device_id = d.has_index() && !d.is_cpu() ? d.index() : 0;
   return Status::success();
 }
+
+namespace {
 
 // The managed struct and what it keeps alive, in one allocation.
 template <class Managed>

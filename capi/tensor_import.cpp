@@ -4,6 +4,7 @@
 // LibTorch sees it (at::for_blob checks little): rank, sizes, strides,
 // dtype, device, alignment, and that the byte extent fits 64 bits.
 #include "tensor_import.hpp"
+#include "tensor_export.hpp"
 
 #include <ATen/ops/from_blob.h>
 
@@ -293,22 +294,44 @@ bool dtype_from_modctx(int dtype, at::ScalarType* out) noexcept {
   return true;
 }
 
-Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner, at::Tensor* out) {
-  Layout l{};
-  Status s = dlpack_dtype(t.dtype, what, &l.dtype);
+namespace {
+
+// A DLPack descriptor as a Layout, its dtype and device read (and checked).
+Status dlpack_layout(const DLTensor& t, const char* what, Layout* l) {
+  Status s = dlpack_dtype(t.dtype, what, &l->dtype);
   // The device type is read as the int it is on the wire: a value outside
   // DLDeviceType's enumerators would be undefined behaviour as the enum.
   int32_t device_type = 0;
   static_assert(sizeof(t.device.device_type) == sizeof device_type, "DLDeviceType is int-sized");
   std::memcpy(&device_type, &t.device.device_type, sizeof device_type);
-  if (s.ok()) s = dlpack_device(device_type, t.device.device_id, what, &l.device, &l.data_is_address);
+  if (s.ok()) s = dlpack_device(device_type, t.device.device_id, what, &l->device, &l->data_is_address);
   if (!s.ok()) return s;
-  l.data = t.data;
-  l.ndim = t.ndim;
-  l.shape = t.shape;
-  l.strides = t.strides;
-  l.byte_offset = t.byte_offset;
-  return import_layout(l, what, owner, out);
+  l->data = t.data;
+  l->ndim = t.ndim;
+  l->shape = t.shape;
+  l->strides = t.strides;
+  l->byte_offset = t.byte_offset;
+  return Status::success();
+}
+
+}  // namespace
+
+Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner, at::Tensor* out) {
+  Layout l{};
+  const Status s = dlpack_layout(t, what, &l);
+  return s.ok() ? import_layout(l, what, owner, out) : s;
+}
+
+Status check_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out) {
+  Layout l{};
+  Status s = dlpack_layout(t, what, &l);
+  if (!s.ok()) return s;
+  l.itemsize = c10::elementSize(l.dtype);
+  l.alignment = alignment_of(l.dtype, l.itemsize);
+  s = check_layout(l, what);
+  if (!s.ok()) return s;
+  out->itemsize = l.itemsize;
+  return to_dlpack_device(l.device, &out->exported_device);
 }
 
 Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* what, PendingRelease& owner,

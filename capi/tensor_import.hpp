@@ -6,35 +6,9 @@
 
 #include "modctx.h"
 #include "modctx/status.hpp"
+#include "pending_release.hpp"
 
 namespace modctx::capi {
-
-// Owns a foreign tensor until ownership moves into LibTorch: its release
-// function runs exactly once, from the destructor unless take() was called.
-class PendingRelease {
- public:
-  using Fn = void (*)(void*);
-  PendingRelease(Fn fn, void* ctx) noexcept : fn_(fn), ctx_(ctx) {}
-  PendingRelease(const PendingRelease&) = delete;
-  PendingRelease& operator=(const PendingRelease&) = delete;
-  ~PendingRelease() {
-    if (fn_) fn_(ctx_);
-  }
-  // Hands the release over to the caller; afterwards this does nothing.
-  void* take(Fn* fn) noexcept {
-    *fn = fn_;
-    fn_ = nullptr;
-    return ctx_;
-  }
-
-  static PendingRelease of(DLManagedTensor* t) noexcept;
-  static PendingRelease of(DLManagedTensorVersioned* t) noexcept;
-  static PendingRelease of(const modctx_tensor_desc* t) noexcept;
-
- private:
-  Fn fn_;
-  void* ctx_;
-};
 
 // Validates a DLPack tensor and wraps it; on success the returned tensor owns
 // the release (taken from `owner`), on failure `owner` still has it. `what`
@@ -44,6 +18,18 @@ Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner,
 // Versioned DLPack: the major version is read first (only 1 is served).
 Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* what, PendingRelease& owner,
                                at::Tensor* out);
+
+// What a validated DLPack descriptor is, for code that makes views of it
+// without LibTorch (the output slice): its element size, and its device as
+// modctx exports it (e.g. kDLCUDAHost memory comes back as kDLCPU).
+struct CheckedDLTensor {
+  size_t itemsize;
+  DLDevice exported_device;
+};
+
+// The validation import_dlpack does (same statuses, same messages), without
+// wrapping the tensor.
+Status check_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out);
 
 // A DLPack device code and ordinal as a LibTorch device.
 Status device_from_dlpack(int32_t type, int32_t id, const char* what, at::Device* out);

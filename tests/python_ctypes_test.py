@@ -210,6 +210,16 @@ def test_apply_output_slice_matches_pytorch():
         want = h[:, s, :]
         expect(torch.equal(out, want) and out.shape == want.shape, "h[:, %s, :]" % (s,))
         expect(out.numel() == 0 or out.data_ptr() == want.data_ptr(), "a view")
+    # A strided view with a storage offset: the result's address and strides are PyTorch's.
+    base = torch.arange(2 * 20 * 6, dtype=torch.float32).reshape(2, 20, 6)
+    h = base[:, 1::2, ::3]
+    for s in (slice(4, None), slice(1, 9, 3), slice(-3, None, 2), slice(None), slice(12, None), slice(0, 1, 100)):
+        ctx = lib.context(output_slice=s)
+        out = ctx.apply_output_slice(h)
+        want = h[:, s, :]
+        expect(torch.equal(out, want) and out.shape == want.shape, "strided h[:, %s, :]" % (s,))
+        expect(out.numel() == 0 or (out.data_ptr() == want.data_ptr() and out.stride() == want.stride()),
+               "strided h[:, %s, :]: a view with PyTorch's strides %s, got %s" % (s, want.stride(), out.stride()))
     ctx = lib.context(output_slice=slice(None, None, -1))
     expect_error(lambda: ctx.apply_output_slice(h), modctx.SliceError, modctx.Status.SLICE,
                  "step must be greater than zero")

@@ -512,6 +512,97 @@ static void test_apply_output_slice(void) {
   modctx_context_free(mot);
 }
 
+/* The view of a strided hidden state with a byte_offset, and of an empty one
+ * given without strides: PyTorch's shape, strides and address, exactly. */
+static modctx_context *sliced_context(const modctx_slice *s) {
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL;
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  if (s) EXPECT_STATUS(modctx_builder_set_output_slice(b, s), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+  modctx_builder_free(b);
+  return ctx;
+}
+
+static void test_apply_output_slice_layouts(void) {
+  static float hs[128];
+  int64_t shape[3] = {2, 6, 4}, strides[3] = {48, 8, 2}, empty_shape[3] = {2, 0, 3};
+  int deleted = 0;
+  const modctx_slice from_4 = {4, 0, 0, MODCTX_SLICE_HAS_START};
+  const modctx_slice odd = {1, 0, 2, MODCTX_SLICE_HAS_START | MODCTX_SLICE_HAS_STEP};
+  modctx_context *a = sliced_context(&from_4), *c = sliced_context(&odd), *none = sliced_context(NULL);
+  DLManagedTensor *in, *out = NULL;
+
+  /* h[:, 4:, :] of a (2, 6, 4) view with strides (48, 8, 2), 8 bytes in. */
+  in = tt_dlpack(hs, kDLFloat, 32, 3, shape, strides, &deleted);
+  in->dl_tensor.byte_offset = 8;
+  EXPECT_STATUS(modctx_context_apply_output_slice(a, in, &out), MODCTX_OK);
+  EXPECT(out && out->dl_tensor.data == (void *)(hs + 2 + 4 * 8) && out->dl_tensor.byte_offset == 0);
+  EXPECT(out && out->dl_tensor.ndim == 3 && out->dl_tensor.shape[0] == 2 && out->dl_tensor.shape[1] == 2 &&
+         out->dl_tensor.shape[2] == 4);
+  EXPECT(out && out->dl_tensor.strides[0] == 48 && out->dl_tensor.strides[1] == 8 && out->dl_tensor.strides[2] == 2);
+  EXPECT(out && out->dl_tensor.dtype.code == kDLFloat && out->dl_tensor.dtype.bits == 32 &&
+         out->dl_tensor.dtype.lanes == 1 && out->dl_tensor.device.device_type == kDLCPU);
+  if (out) out->deleter(out);
+  EXPECT(deleted == 1);
+
+  /* h[:, 1::2, :]: rows 1, 3, 5; the stride doubles. Pinned host memory comes back as kDLCPU. */
+  in = tt_dlpack(hs, kDLFloat, 32, 3, shape, strides, &deleted);
+  in->dl_tensor.byte_offset = 8;
+  in->dl_tensor.device.device_type = kDLCUDAHost;
+  in->dl_tensor.device.device_id = 3;
+  EXPECT_STATUS(modctx_context_apply_output_slice(c, in, &out), MODCTX_OK);
+  EXPECT(out && out->dl_tensor.data == (void *)(hs + 2 + 8) && out->dl_tensor.shape[1] == 3 &&
+         out->dl_tensor.strides[1] == 16);
+  EXPECT(out && out->dl_tensor.device.device_type == kDLCPU && out->dl_tensor.device.device_id == 0);
+  if (out) out->deleter(out);
+  EXPECT(deleted == 2);
+
+  /* An empty hidden state without strides: LibTorch's contiguous strides (3, 3, 1). */
+  in = tt_dlpack(hs, kDLFloat, 32, 3, empty_shape, NULL, &deleted);
+  in->dl_tensor.device.device_type = kDLCUDA;
+  in->dl_tensor.device.device_id = 1;
+  EXPECT_STATUS(modctx_context_apply_output_slice(c, in, &out), MODCTX_OK);
+  EXPECT(out && out->dl_tensor.shape[1] == 0 && out->dl_tensor.strides[0] == 3 && out->dl_tensor.strides[1] == 6 &&
+         out->dl_tensor.strides[2] == 1);
+  EXPECT(out && out->dl_tensor.device.device_type == kDLCUDA && out->dl_tensor.device.device_id == 1);
+  if (out) out->deleter(out);
+  EXPECT(deleted == 3);
+
+  /* A step so large that LibTorch's arithmetic would overflow selects one row;
+   * modctx bounds the step to the length, as modctx::apply_output_slice does. */
+  {
+    const modctx_slice huge = {2, 0, INT64_MAX, MODCTX_SLICE_HAS_START | MODCTX_SLICE_HAS_STEP};
+    modctx_context *h = sliced_context(&huge);
+    in = tt_dlpack(hs, kDLFloat, 32, 3, shape, strides, &deleted);
+    EXPECT_STATUS(modctx_context_apply_output_slice(h, in, &out), MODCTX_OK);
+    EXPECT(out && out->dl_tensor.data == (void *)(hs + 2 * 8) && out->dl_tensor.shape[1] == 1 &&
+           out->dl_tensor.strides[1] == 8 * 6);
+    if (out) out->deleter(out);
+    modctx_context_free(h);
+  }
+  EXPECT(deleted == 4);
+
+  /* No output slice: the hidden state as it is, byte_offset folded into the address. */
+  in = tt_dlpack(hs, kDLFloat, 32, 3, shape, strides, &deleted);
+  in->dl_tensor.byte_offset = 8;
+  EXPECT_STATUS(modctx_context_apply_output_slice(none, in, &out), MODCTX_OK);
+  EXPECT(out && out->dl_tensor.data == (void *)(hs + 2) && out->dl_tensor.byte_offset == 0 &&
+         out->dl_tensor.shape[1] == 6 && out->dl_tensor.strides[1] == 8);
+  if (out) out->deleter(out);
+  EXPECT(deleted == 5);
+
+  /* A descriptor the import refuses is refused here, with the import's message, and released. */
+  in = tt_dlpack(hs, kDLFloat, 32, 3, shape, strides, &deleted);
+  in->dl_tensor.byte_offset = 2;
+  EXPECT_STATUS(modctx_context_apply_output_slice(none, in, &out), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "hidden: byte_offset 2 is not a multiple of the element size 4");
+  EXPECT(out == NULL && deleted == 6);
+  modctx_context_free(a);
+  modctx_context_free(c);
+  modctx_context_free(none);
+}
+
 /* The table is append-only: its first entries never move. */
 static void test_api_layout(void) {
   size_t p = sizeof(void (*)(void));
@@ -934,6 +1025,7 @@ int main(void) {
   test_plain_descriptor();
   test_replace_and_retain();
   test_apply_output_slice();
+  test_apply_output_slice_layouts();
   test_model_check();
   test_safetensors();
   test_compose_and_residual();
