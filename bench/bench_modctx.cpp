@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "contexts.hpp"
-#include "proposed_slice.hpp"
 
 namespace {
 
@@ -232,42 +231,6 @@ void capi_mot_and_slice(benchmark::State& state, Memory m) {
   fail_unless(state, ok, modctx_last_error());
 }
 
-// PROPOSED (bench/proposed_slice.hpp, not the library): the same request with
-// the output slice computed on the DLPack descriptor. Checked once against
-// the library's result (same address, shape and strides) before timing.
-void proposed_capi_mot_and_slice(benchmark::State& state) {
-  HeldDLPack& h = held_dlpack(Kind::mot);
-  static const at::Tensor hidden = at::zeros({bench::B, bench::N + bench::T, bench::D}, at::kBFloat16);
-  static bench::DLPackOf hidden_dl(hidden);
-  {
-    modctx_builder* b = nullptr;
-    modctx_context* ctx = nullptr;
-    modctx_builder_new(&b);
-    const modctx_slice sl = bench::c_slice(*h.held.spec.slice);
-    modctx_builder_set_output_slice(b, &sl);
-    modctx_builder_build(b, &ctx);
-    modctx_builder_free(b);
-    DLManagedTensor* lib = nullptr;
-    DLManagedTensor* mine = nullptr;
-    const bool ran = modctx_context_apply_output_slice(ctx, &hidden_dl.legacy, &lib) == MODCTX_OK &&
-                     bench::proposed::apply_output_slice(ctx, &hidden_dl.legacy, &mine) == MODCTX_OK;
-    bool same = ran && lib->dl_tensor.data == mine->dl_tensor.data && lib->dl_tensor.ndim == mine->dl_tensor.ndim;
-    for (int i = 0; same && i < lib->dl_tensor.ndim; ++i)
-      same = lib->dl_tensor.shape[i] == mine->dl_tensor.shape[i] &&
-             lib->dl_tensor.strides[i] == mine->dl_tensor.strides[i];
-    if (lib) lib->deleter(lib);
-    if (mine) mine->deleter(mine);
-    modctx_context_free(ctx);
-    if (!same) {
-      state.SkipWithError("the proposed slice differs from the library's");
-      return;
-    }
-  }
-  bool ok = true;
-  for (auto _ : state) ok &= bench::proposed::mot_and_slice_request(h, hidden_dl, bench::T) == MODCTX_OK;
-  fail_unless(state, ok, modctx_last_error());
-}
-
 // One DLPack import alone (builder new + set + free): the marginal cost of a tensor.
 void capi_one_import(benchmark::State& state) {
   HeldDLPack& h = held_dlpack(Kind::mot);
@@ -407,7 +370,6 @@ int main(int argc, char** argv) {
     reg("capi_rejected/" + ctx, [k](benchmark::State& s) { capi_rejected(s, k); });
   }
   reg("capi_mot_and_slice/mot", [](benchmark::State& s) { capi_mot_and_slice(s, Memory::cpu_strategy); });
-  reg("proposed_capi_mot_and_slice/mot", [](benchmark::State& s) { proposed_capi_mot_and_slice(s); });
   reg("capi_one_import/prefix_embeds", [](benchmark::State& s) { capi_one_import(s); });
   reg("capi_builder_only/empty", [](benchmark::State& s) { capi_builder_only(s); });
 

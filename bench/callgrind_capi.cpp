@@ -11,7 +11,6 @@
 #include <string>
 
 #include "contexts.hpp"
-#include "proposed_slice.hpp"
 
 namespace {
 
@@ -40,10 +39,6 @@ int capi_one_import() {
 int capi_mot_and_slice() {
   static bench::DLPackOf hidden(bench::described_only({bench::B, bench::N + bench::T, bench::D}, at::kBFloat16));
   return bench::capi_mot_and_slice_request(*g_dl, hidden, bench::T) == MODCTX_OK;
-}
-int proposed_mot_and_slice() {  // PROPOSED, not the library: bench/proposed_slice.hpp
-  static bench::DLPackOf hidden(bench::described_only({bench::B, bench::N + bench::T, bench::D}, at::kBFloat16));
-  return bench::proposed::mot_and_slice_request(*g_dl, hidden, bench::T) == MODCTX_OK;
 }
 int core_build_forward() {
   modctx::ModalityContext ctx(g_held->fields());
@@ -74,7 +69,6 @@ int main(int argc, char** argv) {
       {"capi_rejected", capi_rejected},      {"capi_builder_only", capi_builder_only},
       {"capi_one_import", capi_one_import},  {"core_build_forward", core_build_forward},
       {"core_rejected", core_rejected},      {"capi_mot_and_slice", capi_mot_and_slice},
-      {"proposed_mot_and_slice", proposed_mot_and_slice},
   };
   if (argc != 4 && argc != 5) {
     std::fprintf(stderr, "usage: callgrind_capi CASE CONTEXT N [MEMORY]\n  CASE:");

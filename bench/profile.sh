@@ -17,7 +17,7 @@ build="$(cd "${1:-$here/../build-bench}" && pwd)"
 shift || true
 cases=("$@")
 if [ "${#cases[@]}" -eq 0 ]; then
-  cases=(capi_dlpack:mot capi_dlpack_versioned:mot capi_mot_and_slice:mot proposed_mot_and_slice:mot
+  cases=(capi_dlpack:mot capi_dlpack_versioned:mot capi_mot_and_slice:mot
          capi_one_import:mot capi_builder_only:mot core_build_forward:mot core_rejected:mot capi_rejected:mot
          capi_dlpack:mot:cpu_1KiB capi_dlpack:mot:cpu_1GiB core_build_forward:mot:cpu_1KiB
          core_build_forward:mot:cpu_1GiB)

@@ -567,8 +567,6 @@ def report(cpp, py, load, ctx, args):
         ["one DLPack import (builder new + set_dlpack + free)", fmt_ns(g(cpp, "capi_one_import/prefix_embeds"))],
         ["MoT request + output slice applied to the hidden state (4 DLPack tensors in, 1 out)",
          fmt_ns(g(cpp, "capi_mot_and_slice/mot"))],
-        ["  the same with the PROPOSED slice on the descriptor (bench/proposed_slice.hpp, not the library)",
-         fmt_ns(g(cpp, "proposed_capi_mot_and_slice/mot"))],
     ]))
     out.append("")
     if load:
@@ -609,9 +607,7 @@ def report(cpp, py, load, ctx, args):
                f"{'MET' if capi and capi < 1000 else 'MISSED'}")
     out.append(f"- C ABI, 4 DLPack tensors in (MoT + hidden-state slice): {fmt_ns(capi4)} "
                f"({fmt_ns(g(cpp, 'capi_mot_and_slice/mot@min'))}) (target < 1 us): "
-               f"{'MET' if capi4 and capi4 < 1000 else 'MISSED'}; with the proposed slice: "
-               f"{fmt_ns(g(cpp, 'proposed_capi_mot_and_slice/mot'))} "
-               f"({fmt_ns(g(cpp, 'proposed_capi_mot_and_slice/mot@min'))})")
+               f"{'MET' if capi4 and capi4 < 1000 else 'MISSED'}")
     out.append(f"- Size: 1 KiB, 1 GiB and described-only tensors, paired, largest / smallest per path: at most "
                f"{worst:.3f} (flat: {'yes' if worst < 1.10 else 'NO'}; the instruction counts of bench/profile.sh "
                "are the exact proof)")
