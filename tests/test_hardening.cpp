@@ -11,19 +11,22 @@
 #include "catch_with_torch.hpp"
 
 #include <ATen/ops/from_blob.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/sparse_coo_tensor.h>
+#include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
-
-#include <ATen/ops/ones.h>
-#include <ATen/ops/sparse_coo_tensor.h>
-#include <ATen/ops/zeros.h>
 
 #include "cli/description.hpp"
 #include "last_error.hpp"
@@ -305,4 +308,52 @@ TEST_CASE("safetensors: hostile headers name the JSON kind they found; sparse te
   const modctx::ModalityContext ctx(fields);
   CHECK(error_of([&] { modctx::safetensors_bytes(ctx, std::nullopt); }) ==
         "MODCTX_ERR_UNSUPPORTED: save_safetensors: inputs_embeds is not a strided (dense) tensor");
+}
+
+TEST_CASE("the C++ output slice refuses a view this LibTorch cannot make; the C ABI makes it on the descriptor") {
+  const at::Tensor on_mps = at::for_blob(nullptr, {1, 4, 2})
+                                .options(at::TensorOptions().dtype(at::kFloat))
+                                .target_device(at::Device(at::kMPS, 0))
+                                .make_tensor();
+  modctx::Slice from_1;
+  from_1.start = 1;
+  const std::string error = error_of([&] { modctx::apply_output_slice(on_mps, from_1); });
+  CHECK(error.rfind("MODCTX_ERR_UNSUPPORTED: apply_output_slice: this LibTorch cannot take a view of a tensor on mps:0: ",
+                    0) == 0);
+}
+
+TEST_CASE("the residual of a pipeline-middle context is its inputs_embeds, the same tensor") {
+  modctx::ContextFields fields;
+  fields[modctx::Field::inputs_embeds] = cpu({1, 3, 4});
+  const modctx::ModalityContext ctx(fields);
+  CHECK(modctx::compose_residual(ctx, at::Tensor()).is_same(ctx.inputs_embeds()));
+}
+
+TEST_CASE("safetensors: a boolean shape is named; a failed write is an io error and leaves no file") {
+  std::string file(8, '\0');
+  const std::string header = R"({"prefix_embeds": {"dtype": "F32", "shape": true, "data_offsets": [0, 0]}})";
+  file[0] = static_cast<char>(header.size());
+  file += header;
+  const std::string found = error_of([&] { modctx::load_safetensors_from_memory(file.data(), file.size(), nullptr, "f"); });
+  CHECK(found.find("found a boolean") != std::string::npos);
+
+  // A file size limit makes write(2) fail with EFBIG (SIGXFSZ ignored).
+  modctx::ContextFields fields;
+  fields[modctx::Field::prefix_embeds] = cpu({1, 64, 64});  // 16 KiB
+  const modctx::ModalityContext ctx(fields);
+  const std::string path = "modctx-hardening-efbig.safetensors";
+  std::remove(path.c_str());
+  rlimit old{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const std::string written = error_of([&] { modctx::save_safetensors(path, ctx, std::nullopt); });
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(written.rfind("MODCTX_ERR_IO: ", 0) == 0);
+  CHECK(written.find(": cannot write ") != std::string::npos);
+  CHECK(written.find("File too large") != std::string::npos);
+  CHECK(std::fopen(path.c_str(), "rb") == nullptr);  // the target was never created
 }
