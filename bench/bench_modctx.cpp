@@ -92,14 +92,22 @@ void core_forward(benchmark::State& state, Kind k) {
   fail_unless(state, ok, "forward check failed");
 }
 
-// ---- model check: PLACEHOLDER.
-// The model-level check (a later issue: modality_ids / residual shape, MoT
-// and MoMa without modality_ids, Cross-Attention without image_features,
-// REFERENCE.md section 3, second half) does not exist yet. When it lands,
-// add `core_model_check` and `capi_model_check` here, for each context,
-// shaped like core_forward / capi_forward (a context built beforehand, the
-// model's description held), register them in main() below, and add their
-// rows to ROWS in side_by_side.py. Do not time it inside the tests.
+// The model check (validate_model: the forward checks, the residual's
+// shapes against the model, the reference's model-time checks, every field's
+// shape, dtype and device), on a context built beforehand. Metadata only.
+void core_model_check(benchmark::State& state, Kind k) {
+  const modctx::ModalityContext& ctx = built(k);
+  const modctx::ModelSpec model = bench::model_spec(k);
+  modctx::ModelForward fwd;
+  fwd.has_tokens = held(k).spec.forward.has_tokens;
+  if (fwd.has_tokens) fwd.tokens_shape = at::IntArrayRef(bench::kTokensShape, 2);
+  modctx::Status last;
+  for (auto _ : state) {
+    last = modctx::validate_model(&ctx, model, fwd);
+    benchmark::DoNotOptimize(&last);
+  }
+  fail_unless(state, last.ok(), last.message.c_str());
+}
 
 void core_describe(benchmark::State& state, Kind k) {
   const modctx::ModalityContext& ctx = built(k);
@@ -174,6 +182,34 @@ void capi_forward(benchmark::State& state, Kind k) {
   const auto fwd = h.held.spec.forward;
   bool ok = true;
   for (auto _ : state) ok &= modctx_check_forward(ctx, fwd.has_tokens, fwd.has_kv_caches) == MODCTX_OK;
+  modctx_context_free(ctx);
+  fail_unless(state, ok, modctx_last_error());
+}
+
+// modctx_check on a context built beforehand from the same DLPack tensors.
+void capi_model_check(benchmark::State& state, Kind k) {
+  HeldDLPack& h = held_dlpack(k);
+  modctx_builder* b = nullptr;
+  modctx_context* ctx = nullptr;
+  modctx_builder_new(&b);
+  for (size_t i = 0; i < h.dl.size(); ++i)
+    modctx_builder_set_dlpack(b, static_cast<modctx_field>(h.held.spec.fields[i].field), &h.dl[i].legacy);
+  if (h.held.spec.slice) {
+    const modctx_slice sl = bench::c_slice(*h.held.spec.slice);
+    modctx_builder_set_output_slice(b, &sl);
+  }
+  modctx_builder_build(b, &ctx);
+  modctx_builder_free(b);
+  const modctx::ModelSpec spec = bench::model_spec(k);
+  modctx_model model{};
+  model.struct_size = sizeof model;
+  model.arch = static_cast<modctx_arch>(spec.arch);
+  model.hidden_size = spec.hidden_size;
+  model.num_image_tokens = spec.num_image_tokens.value_or(-1);
+  model.text_dtype = MODCTX_DTYPE_BFLOAT16;
+  const int64_t* tokens = h.held.spec.forward.has_tokens ? bench::kTokensShape : nullptr;
+  bool ok = true;
+  for (auto _ : state) ok &= modctx_check(ctx, &model, tokens, 2, 0, 0) == MODCTX_OK;
   modctx_context_free(ctx);
   fail_unless(state, ok, modctx_last_error());
 }
@@ -359,13 +395,14 @@ int main(int argc, char** argv) {
     reg("core_build/" + ctx, [k, cpu](benchmark::State& s) { core_build(s, k, cpu); });
     reg("core_build_forward/" + ctx, [k, cpu](benchmark::State& s) { core_build_forward(s, k, cpu); });
     reg("core_forward/" + ctx, [k](benchmark::State& s) { core_forward(s, k); });
-    // model check: placeholder (see above).
+    reg("core_model_check/" + ctx, [k](benchmark::State& s) { core_model_check(s, k); });
     reg("core_describe/" + ctx, [k](benchmark::State& s) { core_describe(s, k); });
     reg("core_rejected/" + ctx, [k](benchmark::State& s) { core_rejected(s, k); });
     reg("core_rejected_throw/" + ctx, [k](benchmark::State& s) { core_rejected_throw(s, k); });
     reg("capi_dlpack/" + ctx, [k, cpu](benchmark::State& s) { capi_dlpack<false>(s, k, cpu); });
     reg("capi_dlpack_versioned/" + ctx, [k, cpu](benchmark::State& s) { capi_dlpack<true>(s, k, cpu); });
     reg("capi_forward/" + ctx, [k](benchmark::State& s) { capi_forward(s, k); });
+    reg("capi_model_check/" + ctx, [k](benchmark::State& s) { capi_model_check(s, k); });
     reg("capi_describe/" + ctx, [k](benchmark::State& s) { capi_describe(s, k); });
     reg("capi_rejected/" + ctx, [k](benchmark::State& s) { capi_rejected(s, k); });
   }

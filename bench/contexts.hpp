@@ -81,6 +81,27 @@ inline Spec spec(Kind k) {
   return {};
 }
 
+// The model each context is fed to (for the model check): hidden size D,
+// MoT splitting the residual at N, text embeddings in bfloat16.
+inline modctx::ModelSpec model_spec(Kind k) {
+  modctx::ModelSpec m;
+  m.hidden_size = D;
+  m.text_dtype = at::kBFloat16;
+  switch (k) {
+    case Kind::text_only:
+    case Kind::pipeline_middle: m.arch = modctx::Arch::text; break;
+    case Kind::joint_decoder: m.arch = modctx::Arch::joint_decoder; break;
+    case Kind::cross_attention: m.arch = modctx::Arch::cross_attention; break;
+    case Kind::mot:
+      m.arch = modctx::Arch::mot;
+      m.num_image_tokens = N;
+      break;
+  }
+  return m;
+}
+
+inline constexpr int64_t kTokensShape[2] = {B, T};
+
 // ------------------------------------------------------------------ tensors
 
 // Where a benchmark's tensors live, and how big they are.

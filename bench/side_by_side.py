@@ -519,7 +519,12 @@ def report(cpp, py, load, ctx, args):
     out.append(table(["context", "Python build", "C++ build", "ratio", "Python forward checks",
                       "C++ forward checks", "C ABI forward checks", "ratio", "C++ describe", "C ABI describe"], rows))
     out.append("")
-    out.append("Model check: not measured yet (the model-level check does not exist; see bench_modctx.cpp).")
+    out.append("## Model check (forward checks + residual shapes + the reference's model-time checks + "
+               "every field's shape, dtype and device)")
+    out.append("")
+    out.append(table(["context", "C++ validate_model", "C ABI modctx_check"],
+                     [[k, fmt_ns(g(cpp, f"core_model_check/{k}")), fmt_ns(g(cpp, f"capi_model_check/{k}"))]
+                      for k in KINDS]))
     out.append("")
     out.append("## A rejected context (the error path, message included)")
     out.append("")
