@@ -1,11 +1,14 @@
 // The C ABI's entry points: argument checks, ownership, and the dlopen table.
 // Each function catches everything (guarded) and answers with a status.
 #include <algorithm>
+#include <array>
 #include <atomic>
-#include <memory>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <new>
+#include <optional>
 
 #include "dlpack_view.hpp"
 #include "last_error.hpp"
@@ -50,14 +53,76 @@ static_assert(MODCTX_ARCH_TEXT == static_cast<int>(modctx::Arch::text) &&
               "architecture lists differ");
 static_assert(sizeof(modctx_status) == sizeof(int) && sizeof(modctx_field) == sizeof(int), "enums are int-sized");
 
+namespace modctx::capi {
+
+// One field of a builder or a context: a foreign tensor not yet made into an
+// at::Tensor (what the builder's setters hand in), or a LibTorch tensor
+// (contexts from compose, files, or fields made by the C++ core).
+struct Slot {
+  std::shared_ptr<const ForeignTensor> foreign;
+  at::Tensor tensor;
+
+  bool set() const { return foreign || tensor.defined(); }
+  at::ScalarType dtype() const { return foreign ? foreign->dtype : tensor.scalar_type(); }
+  at::Tensor make() const { return foreign ? ForeignTensor::make_tensor(foreign) : tensor; }
+};
+
+using Slots = std::array<Slot, modctx::kFieldCount>;
+
+// What the construction and forward checks read: no tensor is made.
+modctx::ContextFacts facts_of(const Slots& slots, bool has_output_slice) {
+  modctx::ContextFacts facts;
+  for (size_t i = 0; i < slots.size(); ++i) facts.present[i] = slots[i].set();
+  const Slot& ids = slots[static_cast<size_t>(modctx::Field::modality_ids)];
+  if (ids.set()) facts.modality_ids_dtype = ids.dtype();
+  facts.output_slice = has_output_slice;
+  return facts;
+}
+
+}  // namespace modctx::capi
+
 struct modctx_builder {
-  modctx::ContextFields fields;
+  modctx::capi::Slots slots;
+  std::optional<modctx::Slice> output_slice;
 };
 
 // Immutable once built; shared by reference count (modctx_context_retain).
+// The C++ ModalityContext (its at::Tensors) is made on first use, once: the
+// construction and forward checks, has, the output slice and its view need
+// none of it, so a request that only builds and checks never makes a tensor.
 struct modctx_context {
   std::atomic<int64_t> references{1};
-  modctx::ModalityContext value;
+  modctx::capi::Slots slots;
+  std::optional<modctx::Slice> output_slice;
+  modctx::ContextFacts facts;
+
+  // The context as the C++ core's ModalityContext. Thread-safe; may throw
+  // (bad_alloc), in which case a later call tries again.
+  const modctx::ModalityContext& value() const {
+    std::call_once(made_, [this] {
+      modctx::ContextFields fields;
+      for (size_t i = 0; i < slots.size(); ++i) fields.tensors[i] = slots[i].make();
+      fields.output_slice = output_slice;
+      // The construction checks passed when this context was built.
+      (void)modctx::ModalityContext::make(std::move(fields), &value_);
+    });
+    return value_;
+  }
+
+  // A context around a ModalityContext the core made (compose, files).
+  static std::unique_ptr<modctx_context> of(modctx::ModalityContext value) {
+    auto context = std::make_unique<modctx_context>();
+    for (size_t i = 0; i < context->slots.size(); ++i)
+      context->slots[i].tensor = value.get(static_cast<modctx::Field>(i));
+    context->output_slice = value.output_slice();
+    context->facts = modctx::capi::facts_of(context->slots, context->output_slice.has_value());
+    std::call_once(context->made_, [&] { context->value_ = std::move(value); });
+    return context;
+  }
+
+ private:
+  mutable std::once_flag made_;
+  mutable modctx::ModalityContext value_;
 };
 
 namespace {
@@ -82,10 +147,10 @@ modctx_status set_field(const char* function, modctx_builder* builder, modctx_fi
   if (!builder) return null_argument(function, "builder");
   if (!valid_field(field)) return unknown_field(function, field);
   if (!tensor_given) return null_argument(function, "tensor");
-  at::Tensor tensor;
-  const modctx::Status s = import(modctx::field_name(to_field(field)), &tensor);
+  modctx::capi::Slot slot;
+  const modctx::Status s = import(modctx::field_name(to_field(field)), &slot.foreign);
   if (!s.ok()) return fail(s);
-  builder->fields[to_field(field)] = std::move(tensor);
+  builder->slots[static_cast<size_t>(field)] = std::move(slot);
   return MODCTX_OK;
 }
 
@@ -126,7 +191,7 @@ MODCTX_API modctx_status modctx_builder_new_from_context(const modctx_context* c
     if (!out) return null_argument(fn, "out");
     *out = nullptr;
     if (!context) return null_argument(fn, "context");
-    *out = new modctx_builder{context->value.fields()};
+    *out = new modctx_builder{context->slots, context->output_slice};
     return MODCTX_OK;
   });
 }
@@ -144,7 +209,7 @@ MODCTX_API modctx_status modctx_builder_set_dlpack(modctx_builder* builder, modc
   const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(tensor);
   return guarded(fn, [&] {
-    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, at::Tensor* out) {
+    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, std::shared_ptr<const modctx::capi::ForeignTensor>* out) {
       return modctx::capi::import_dlpack(tensor->dl_tensor, what, owner, out);
     });
   });
@@ -155,7 +220,7 @@ MODCTX_API modctx_status modctx_builder_set_dlpack_versioned(modctx_builder* bui
   const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(tensor);
   return guarded(fn, [&] {
-    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, at::Tensor* out) {
+    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, std::shared_ptr<const modctx::capi::ForeignTensor>* out) {
       return modctx::capi::import_dlpack_versioned(*tensor, what, owner, out);
     });
   });
@@ -166,7 +231,7 @@ MODCTX_API modctx_status modctx_builder_set_tensor(modctx_builder* builder, modc
   const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(tensor);
   return guarded(fn, [&] {
-    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, at::Tensor* out) {
+    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, std::shared_ptr<const modctx::capi::ForeignTensor>* out) {
       return modctx::capi::import_desc(*tensor, what, owner, out);
     });
   });
@@ -177,7 +242,7 @@ MODCTX_API modctx_status modctx_builder_clear(modctx_builder* builder, modctx_fi
   return guarded(fn, [&] {
     if (!builder) return null_argument(fn, "builder");
     if (!valid_field(field)) return unknown_field(fn, field);
-    builder->fields[to_field(field)] = at::Tensor();
+    builder->slots[static_cast<size_t>(field)] = modctx::capi::Slot();
     return MODCTX_OK;
   });
 }
@@ -187,11 +252,11 @@ MODCTX_API modctx_status modctx_builder_set_output_slice(modctx_builder* builder
   return guarded(fn, [&] {
     if (!builder) return null_argument(fn, "builder");
     if (!slice) {
-      builder->fields.output_slice.reset();
+      builder->output_slice.reset();
       return MODCTX_OK;
     }
     if (slice->flags & ~kAllSliceFlags) return bad_slice_flags(fn, slice->flags);
-    builder->fields.output_slice = to_slice(*slice);
+    builder->output_slice = to_slice(*slice);
     return MODCTX_OK;
   });
 }
@@ -202,12 +267,14 @@ MODCTX_API modctx_status modctx_builder_build(const modctx_builder* builder, mod
     if (!out) return null_argument(fn, "out");
     *out = nullptr;
     if (!builder) return null_argument(fn, "builder");
-    // Check first, then copy the fields (reference counts) into the context.
-    const modctx::Status s = modctx::validate_construction(builder->fields);
+    // Check first, then share the fields (reference counts) with the context.
+    const modctx::ContextFacts facts = modctx::capi::facts_of(builder->slots, builder->output_slice.has_value());
+    const modctx::Status s = modctx::validate_construction(facts);
     if (!s.ok()) return fail(s);
     auto* context = new modctx_context();
-    // validate_construction passed above: make() cannot fail here.
-    (void)modctx::ModalityContext::make(builder->fields, &context->value);
+    context->slots = builder->slots;
+    context->output_slice = builder->output_slice;
+    context->facts = facts;
     *out = context;
     return MODCTX_OK;
   });
@@ -236,7 +303,7 @@ MODCTX_API modctx_status modctx_context_has(const modctx_context* context, modct
   *out = 0;
   if (!context) return null_argument(__func__, "context");
   if (!valid_field(field)) return unknown_field(__func__, field);
-  *out = context->value.has(to_field(field)) ? 1 : 0;
+  *out = context->facts.has(to_field(field)) ? 1 : 0;
   return MODCTX_OK;
 }
 
@@ -250,11 +317,10 @@ modctx_status get_field(const char* function, const modctx_context* context, mod
     *out = nullptr;
     if (!context) return null_argument(function, "context");
     if (!valid_field(field)) return unknown_field(function, field);
-    const at::Tensor& t = context->value.get(to_field(field));
-    if (!t.defined())
+    if (!context->facts.has(to_field(field)))
       return fail(MODCTX_ERR_MISSING_FIELD, std::string(function) + ": modality." +
                                                 modctx::field_name(to_field(field)) + " is not set");
-    const modctx::Status s = export_fn(t, out);
+    const modctx::Status s = export_fn(context->value().get(to_field(field)), out);
     return s.ok() ? MODCTX_OK : fail(s);
   });
 }
@@ -282,7 +348,7 @@ MODCTX_API modctx_status modctx_context_get_output_slice(const modctx_context* c
   if (!out) return null_argument(__func__, "out");
   std::memset(out, 0, sizeof *out);
   if (!context) return null_argument(__func__, "context");
-  const auto& slice = context->value.output_slice();
+  const auto& slice = context->output_slice;
   if (!slice) return MODCTX_OK;
   *has = 1;
   if (slice->start) out->start = *slice->start, out->flags |= MODCTX_SLICE_HAS_START;
@@ -299,7 +365,7 @@ MODCTX_API modctx_status modctx_context_describe(const modctx_context* context, 
     if (!buf && cap) return null_argument(fn, "buf (with cap > 0)");
     if (buf && cap) buf[0] = '\0';
     if (!context) return null_argument(fn, "context");
-    const std::string text = context->value.describe();
+    const std::string text = context->value().describe();
     if (cap) {
       const size_t n = text.size() < cap - 1 ? text.size() : cap - 1;
       std::memcpy(buf, text.data(), n);
@@ -313,7 +379,8 @@ MODCTX_API modctx_status modctx_context_describe(const modctx_context* context, 
 MODCTX_API modctx_status modctx_check_forward(const modctx_context* context, int has_tokens, int has_kv_caches) {
   const char* const fn = __func__;  // lambdas have their own __func__
   return guarded(fn, [&] {
-    const modctx::Status s = modctx::validate_forward(context ? &context->value : nullptr,
+    static const modctx::ContextFacts kEmpty;
+    const modctx::Status s = modctx::validate_forward(context ? context->facts : kEmpty,
                                                       modctx::ForwardArgs{has_tokens != 0, has_kv_caches != 0});
     return s.ok() ? MODCTX_OK : fail(s);
   });
@@ -344,7 +411,7 @@ MODCTX_API modctx_status modctx_context_apply_output_slice(const modctx_context*
     if (!context) return null_argument(fn, "context");
     if (!hidden) return null_argument(fn, "hidden");
     const modctx::Status s =
-        modctx::capi::slice_dlpack(hidden->dl_tensor, context->value.output_slice(), "hidden", owner, out);
+        modctx::capi::slice_dlpack(hidden->dl_tensor, context->output_slice, "hidden", owner, out);
     return s.ok() ? MODCTX_OK : fail(s);
   });
 }
@@ -393,7 +460,7 @@ MODCTX_API modctx_status modctx_check(const modctx_context* context, const modct
     forward.has_kv_caches = has_kv_caches != 0;
     modctx::ValueChecks values;
     values.modality_ids_range = (value_checks & MODCTX_CHECK_MODALITY_ID_VALUES) != 0;
-    const modctx::Status s = modctx::validate_model(context ? &context->value : nullptr, spec, forward, values);
+    const modctx::Status s = modctx::validate_model(context ? &context->value() : nullptr, spec, forward, values);
     return s.ok() ? MODCTX_OK : fail(s);
   });
 }
@@ -423,9 +490,7 @@ MODCTX_API modctx_status modctx_compose(modctx_arch arch, DLManagedTensor* image
       s = modctx::capi::import_dlpack(frame_mask->dl_tensor, "frame_mask", mask_owner, &in.frame_mask);
     if (!s.ok()) return fail(s);
     in.input_ids_shape = at::IntArrayRef(input_ids_shape, 2);
-    auto context = std::make_unique<modctx_context>();
-    context->value = modctx::compose(static_cast<modctx::Arch>(arch), in);
-    *out = context.release();
+    *out = modctx_context::of(modctx::compose(static_cast<modctx::Arch>(arch), in)).release();
     return MODCTX_OK;
   });
 }
@@ -437,7 +502,7 @@ MODCTX_API modctx_status modctx_context_residual_length(const modctx_context* co
     if (!out) return null_argument(fn, "out");
     *out = 0;
     if (!context) return null_argument(fn, "context");
-    *out = modctx::residual_length(context->value, text_length);
+    *out = modctx::residual_length(context->value(), text_length);
     return MODCTX_OK;
   });
 }
@@ -455,7 +520,7 @@ MODCTX_API modctx_status modctx_context_compose_residual(const modctx_context* c
       const modctx::Status s = modctx::capi::import_dlpack(text_embeds->dl_tensor, "text_embeds", owner, &text);
       if (!s.ok()) return fail(s);
     }
-    const at::Tensor residual = modctx::compose_residual(context->value, text);
+    const at::Tensor residual = modctx::compose_residual(context->value(), text);
     const modctx::Status s = modctx::capi::export_dlpack(residual, out);
     return s.ok() ? MODCTX_OK : fail(s);
   });
@@ -474,9 +539,10 @@ modctx_status check_forward_args(const char* fn, const modctx_forward_args* f) {
 // Builds the context from loaded fields (construction checks) and reports
 // the saved forward arguments.
 modctx_status finish_load(modctx::LoadedContext loaded, modctx_context** out, modctx_forward_args* forward) {
-  auto context = std::make_unique<modctx_context>();
-  const modctx::Status s = modctx::ModalityContext::make(std::move(loaded.fields), &context->value);
+  modctx::ModalityContext value;
+  const modctx::Status s = modctx::ModalityContext::make(std::move(loaded.fields), &value);
   if (!s.ok()) return fail(s);
+  auto context = modctx_context::of(std::move(value));
   if (forward) {
     const uint32_t size = forward->struct_size;
     std::memset(forward, 0, sizeof *forward);
@@ -519,7 +585,7 @@ MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context* c
           saved->tokens.emplace(forward->tokens_shape, forward->tokens_shape + forward->tokens_ndim);
       }
     }
-    modctx::save_safetensors(path, context->value, saved);
+    modctx::save_safetensors(path, context->value(), saved);
     return MODCTX_OK;
   });
 }

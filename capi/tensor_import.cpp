@@ -225,31 +225,58 @@ void release_dlpack_versioned(void* p) {
   if (t->deleter) t->deleter(t);
 }
 
-// Wraps a validated layout; the release moves into the tensor's storage.
-at::Tensor wrap(const Layout& l, PendingRelease& owner) {
-  void* data = l.data ? static_cast<char*>(l.data) + l.byte_offset : nullptr;
-  const at::IntArrayRef sizes(l.shape, static_cast<size_t>(l.ndim));
-  const at::OptionalIntArrayRef strides =
-      l.strides ? at::OptionalIntArrayRef(at::IntArrayRef(l.strides, static_cast<size_t>(l.ndim)))
-                : at::OptionalIntArrayRef();
+// A LibTorch tensor over validated memory whose storage runs fn(ctx) when
+// it goes. Once the context is set, the TensorMaker (and then the storage)
+// owns it on every path, make_tensor() throwing included.
+at::Tensor wrap(void* data, int32_t ndim, const int64_t* shape, const int64_t* strides, at::ScalarType dtype,
+                at::Device device, void* ctx, PendingRelease::Fn fn) {
+  const at::IntArrayRef sizes(shape, static_cast<size_t>(ndim));
+  const at::OptionalIntArrayRef stride_ref =
+      strides ? at::OptionalIntArrayRef(at::IntArrayRef(strides, static_cast<size_t>(ndim))) : at::OptionalIntArrayRef();
   at::TensorMaker maker = at::for_blob(data, sizes);
-  maker.strides(strides).options(at::TensorOptions().dtype(l.dtype)).target_device(l.device);
-  // Everything from take() up to make_tensor() is noexcept: once taken, the
-  // TensorMaker (and then the storage) owns the release, on every path.
-  PendingRelease::Fn fn = nullptr;
-  void* ctx = owner.take(&fn);
+  maker.strides(stride_ref).options(at::TensorOptions().dtype(dtype)).target_device(device);
   maker.context(ctx, fn);
   return maker.make_tensor();
 }
 
+void* address_of(const Layout& l) { return l.data ? static_cast<char*>(l.data) + l.byte_offset : nullptr; }
+
+Status check(Layout* l, const char* what) {
+  l->itemsize = c10::elementSize(l->dtype);
+  l->alignment = alignment_of(l->dtype, l->itemsize);
+  return check_layout(*l, what);
+}
+
+// Validates and wraps now; the release moves into the tensor's storage.
 Status import_layout(Layout l, const char* what, PendingRelease& owner, at::Tensor* out) {
-  l.itemsize = c10::elementSize(l.dtype);
-  l.alignment = alignment_of(l.dtype, l.itemsize);
-  Status s = check_layout(l, what);
+  const Status s = check(&l, what);
   if (!s.ok()) return s;
-  *out = wrap(l, owner);
+  PendingRelease::Fn fn = nullptr;
+  void* ctx = owner.take(&fn);
+  *out = wrap(address_of(l), l.ndim, l.shape, l.strides, l.dtype, l.device, ctx, fn);
   return Status::success();
 }
+
+// Validates and keeps the layout; the release moves into the ForeignTensor.
+Status import_lazily(Layout l, const char* what, PendingRelease& owner, std::shared_ptr<const ForeignTensor>* out) {
+  const Status s = check(&l, what);
+  if (!s.ok()) return s;
+  auto t = std::make_shared<ForeignTensor>();  // may throw: the release stays with `owner`
+  t->data = address_of(l);
+  t->ndim = l.ndim;
+  t->has_strides = l.strides != nullptr;
+  t->dtype = l.dtype;
+  t->device = l.device;
+  for (int32_t i = 0; i < l.ndim; ++i) {
+    t->shape[i] = l.shape[i];
+    if (l.strides) t->strides[i] = l.strides[i];
+  }
+  t->release_ctx = owner.take(&t->release);
+  *out = std::move(t);
+  return Status::success();
+}
+
+void drop_keepalive(void* keepalive) { delete static_cast<std::shared_ptr<const ForeignTensor>*>(keepalive); }
 
 }  // namespace
 
@@ -322,6 +349,20 @@ Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner,
   return s.ok() ? import_layout(l, what, owner, out) : s;
 }
 
+Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner,
+                     std::shared_ptr<const ForeignTensor>* out) {
+  Layout l{};
+  const Status s = dlpack_layout(t, what, &l);
+  return s.ok() ? import_lazily(l, what, owner, out) : s;
+}
+
+at::Tensor ForeignTensor::make_tensor(const std::shared_ptr<const ForeignTensor>& self) {
+  auto keepalive = std::make_unique<std::shared_ptr<const ForeignTensor>>(self);
+  const ForeignTensor& t = *self;
+  return wrap(t.data, t.ndim, t.shape, t.has_strides ? t.strides : nullptr, t.dtype, t.device, keepalive.release(),
+              drop_keepalive);
+}
+
 Status check_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out) {
   Layout l{};
   Status s = dlpack_layout(t, what, &l);
@@ -334,29 +375,48 @@ Status check_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out) {
   return to_dlpack_device(l.device, &out->exported_device);
 }
 
-Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* what, PendingRelease& owner,
-                               at::Tensor* out) {
+namespace {
+
+Status check_version(const DLManagedTensorVersioned& t, const char* what) {
   if (t.version.major != 1)
     return unsupported(what, format("DLPack version %" PRIu32 ".%" PRIu32 " is not supported (modctx reads major version 1)",
                                     t.version.major, t.version.minor));
-  return import_dlpack(t.dl_tensor, what, owner, out);
+  return Status::success();
 }
 
-Status import_desc(const modctx_tensor_desc& t, const char* what, PendingRelease& owner, at::Tensor* out) {
+}  // namespace
+
+Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* what, PendingRelease& owner,
+                               std::shared_ptr<const ForeignTensor>* out) {
+  const Status s = check_version(t, what);
+  return s.ok() ? import_dlpack(t.dl_tensor, what, owner, out) : s;
+}
+
+namespace {
+
+Status desc_layout(const modctx_tensor_desc& t, const char* what, Layout* l) {
   if (t.struct_size < offsetof(modctx_tensor_desc, release_ctx) + sizeof(void*))
     return invalid(what, format("struct_size %" PRIu32 " is smaller than modctx_tensor_desc (%zu)", t.struct_size,
                                 sizeof(modctx_tensor_desc)));
-  Layout l{};
-  if (!dtype_from_modctx(static_cast<int>(t.dtype), &l.dtype))
+  if (!dtype_from_modctx(static_cast<int>(t.dtype), &l->dtype))
     return invalid(what, format("unknown modctx_dtype %d", static_cast<int>(t.dtype)));
-  Status s = dlpack_device(t.device_type, t.device_id, what, &l.device, &l.data_is_address);
+  const Status s = dlpack_device(t.device_type, t.device_id, what, &l->device, &l->data_is_address);
   if (!s.ok()) return s;
-  l.data = t.data;
-  l.ndim = t.ndim;
-  l.shape = t.shape;
-  l.strides = t.strides;
-  l.byte_offset = 0;
-  return import_layout(l, what, owner, out);
+  l->data = t.data;
+  l->ndim = t.ndim;
+  l->shape = t.shape;
+  l->strides = t.strides;
+  l->byte_offset = 0;
+  return Status::success();
+}
+
+}  // namespace
+
+Status import_desc(const modctx_tensor_desc& t, const char* what, PendingRelease& owner,
+                   std::shared_ptr<const ForeignTensor>* out) {
+  Layout l{};
+  const Status s = desc_layout(t, what, &l);
+  return s.ok() ? import_lazily(l, what, owner, out) : s;
 }
 
 }  // namespace modctx::capi

@@ -4,20 +4,57 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
+
 #include "modctx.h"
 #include "modctx/status.hpp"
 #include "pending_release.hpp"
 
 namespace modctx::capi {
 
+// A validated foreign tensor that is not (yet) a LibTorch tensor: what the C
+// ABI's builder holds. Making an at::Tensor costs two allocations and about
+// 1,500 instructions; the construction and forward checks need only the
+// dtype, so contexts make their tensors when first asked for them.
+// Shared (std::shared_ptr) by the builder, the contexts built from it and the
+// at::Tensors made from it; the release runs when the last of them goes.
+struct ForeignTensor {
+  void* data = nullptr;  // the descriptor's data + byte_offset (NULL stays NULL)
+  int32_t ndim = 0;
+  bool has_strides = false;
+  at::ScalarType dtype = at::kFloat;
+  at::Device device{at::kCPU};
+  PendingRelease::Fn release = nullptr;
+  void* release_ctx = nullptr;
+  int64_t shape[MODCTX_MAX_NDIM];
+  int64_t strides[MODCTX_MAX_NDIM];
+
+  ForeignTensor() = default;
+  ForeignTensor(const ForeignTensor&) = delete;
+  ForeignTensor& operator=(const ForeignTensor&) = delete;
+  ~ForeignTensor() {
+    if (release) release(release_ctx);
+  }
+
+  // An at::Tensor over the same memory (no copy) that keeps `self` alive.
+  static at::Tensor make_tensor(const std::shared_ptr<const ForeignTensor>& self);
+};
+
+// The builder's three imports: DLPack (legacy), versioned DLPack (the major
+// version is read first; only 1 is served) and the plain-C descriptor, all
+// validated with the same rules and messages as import_dlpack below. On
+// success *out owns the release; on failure `owner` still has it.
+Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner,
+                     std::shared_ptr<const ForeignTensor>* out);
+Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* what, PendingRelease& owner,
+                               std::shared_ptr<const ForeignTensor>* out);
+Status import_desc(const modctx_tensor_desc& t, const char* what, PendingRelease& owner,
+                   std::shared_ptr<const ForeignTensor>* out);
+
 // Validates a DLPack tensor and wraps it; on success the returned tensor owns
 // the release (taken from `owner`), on failure `owner` still has it. `what`
 // prefixes messages (e.g. "prefix_embeds").
 Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner, at::Tensor* out);
-
-// Versioned DLPack: the major version is read first (only 1 is served).
-Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* what, PendingRelease& owner,
-                               at::Tensor* out);
 
 // What a validated DLPack descriptor is, for code that makes views of it
 // without LibTorch (the output slice): its element size, and its device as
@@ -36,8 +73,5 @@ Status device_from_dlpack(int32_t type, int32_t id, const char* what, at::Device
 
 // A modctx_dtype value as a ScalarType; false for unknown values.
 bool dtype_from_modctx(int dtype, at::ScalarType* out) noexcept;
-
-// The plain-C descriptor, with the same rules.
-Status import_desc(const modctx_tensor_desc& t, const char* what, PendingRelease& owner, at::Tensor* out);
 
 }  // namespace modctx::capi

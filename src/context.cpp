@@ -57,7 +57,11 @@ bool parse_field(const std::string& name, Field* out) noexcept {
   return false;
 }
 
-Status validate_construction(const ContextFields& f) {
+namespace {
+
+// Shared by both forms: `f` answers has(Field).
+template <class Presence>
+Status construction_checks(const Presence& f) {
   const int routes = int{f.has(Field::inputs_embeds)} + int{f.has(Field::prefix_embeds)} +
                      int{f.has(Field::image_features)};
   if (routes > 1) return Status::failure(Code::routes, kRoutesMessage);
@@ -70,6 +74,12 @@ Status validate_construction(const ContextFields& f) {
     return Status::failure(Code::key_padding_mask, kKeyPaddingMaskMessage);
   return Status::success();
 }
+
+}  // namespace
+
+Status validate_construction(const ContextFields& fields) { return construction_checks(fields); }
+
+Status validate_construction(const ContextFacts& facts) { return construction_checks(facts); }
 
 ModalityContext::ModalityContext(ContextFields fields) {
   throw_if_failed(validate_construction(fields));

@@ -45,16 +45,32 @@ std::string torch_dtype_name(at::ScalarType type) {
   return std::string("torch.") + dtype_short_name(type);
 }
 
-Status validate_forward(const ModalityContext* context, ForwardArgs args) {
-  static const ModalityContext kEmpty;
-  const ModalityContext& ctx = context ? *context : kEmpty;
+namespace {
 
+// A ModalityContext as the facts the forward checks read.
+struct ContextAsFacts {
+  const ModalityContext& ctx;
+  bool has(Field f) const { return ctx.has(f); }
+  bool has_output_slice() const { return ctx.output_slice().has_value(); }
+  at::ScalarType modality_ids_dtype() const { return ctx.modality_ids().scalar_type(); }
+};
+
+// ContextFacts with the same interface.
+struct Facts {
+  const ContextFacts& facts;
+  bool has(Field f) const { return facts.has(f); }
+  bool has_output_slice() const { return facts.output_slice; }
+  at::ScalarType modality_ids_dtype() const { return facts.modality_ids_dtype; }
+};
+
+template <class Context>
+Status forward_checks(const Context& ctx, ForwardArgs args) {
   if (args.has_tokens == ctx.has(Field::inputs_embeds))
     return Status::failure(Code::forward_inputs,
                            "Transformer.forward requires exactly one of tokens or modality.inputs_embeds");
 
   if (args.has_kv_caches) {
-    if (ctx.output_slice())
+    if (ctx.has_output_slice())
       return Status::failure(Code::kv_cache,
                              "modality.output_slice is training-only; cannot be combined with kv_caches");
     static constexpr TrainingOnlyRule kRules[] = {
@@ -66,11 +82,20 @@ Status validate_forward(const ModalityContext* context, ForwardArgs args) {
       if (ctx.has(rule.field)) return Status::failure(Code::kv_cache, rule.message);
   }
 
-  if (ctx.has(Field::modality_ids) && ctx.modality_ids().scalar_type() != at::kLong)
+  if (ctx.has(Field::modality_ids) && ctx.modality_ids_dtype() != at::kLong)
     return Status::failure(Code::dtype, "modality.modality_ids.dtype must be torch.long, got " +
-                                            torch_dtype_name(ctx.modality_ids().scalar_type()));
+                                            torch_dtype_name(ctx.modality_ids_dtype()));
   return Status::success();
 }
+
+}  // namespace
+
+Status validate_forward(const ModalityContext* context, ForwardArgs args) {
+  static const ModalityContext kEmpty;
+  return forward_checks(ContextAsFacts{context ? *context : kEmpty}, args);
+}
+
+Status validate_forward(const ContextFacts& facts, ForwardArgs args) { return forward_checks(Facts{facts}, args); }
 
 void check_forward(const ModalityContext* context, ForwardArgs args) {
   throw_if_failed(validate_forward(context, args));

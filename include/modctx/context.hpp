@@ -48,9 +48,22 @@ struct ContextFields {
   bool has(Field f) const { return (*this)[f].defined(); }
 };
 
+// What the construction and forward checks read of a context, and nothing
+// more: which fields are set, whether there is an output slice, and
+// modality_ids' dtype. The C ABI checks these before it makes any tensor.
+struct ContextFacts {
+  std::array<bool, kFieldCount> present{};
+  bool output_slice = false;
+  at::ScalarType modality_ids_dtype = at::kLong;  // meaningful when modality_ids is present
+
+  bool has(Field f) const { return present[static_cast<size_t>(f)]; }
+  bool has_output_slice() const { return output_slice; }
+};
+
 // The four construction checks of REFERENCE.md section 2, in order; the first
 // that fails is returned. Reads presence only: no shape, dtype or device.
 Status validate_construction(const ContextFields& fields);
+Status validate_construction(const ContextFacts& facts);
 
 class ModalityContext {
  public:

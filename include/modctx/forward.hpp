@@ -20,6 +20,9 @@ struct ForwardArgs {
 // (a missing context behaves as an empty one). Metadata only.
 Status validate_forward(const ModalityContext* context, ForwardArgs args);
 
+// The same checks on what they read of a context (the C ABI's form).
+Status validate_forward(const ContextFacts& facts, ForwardArgs args);
+
 // Throwing form: ForwardError on the first failure.
 void check_forward(const ModalityContext* context, ForwardArgs args);
 

@@ -603,6 +603,43 @@ static void test_apply_output_slice_layouts(void) {
   modctx_context_free(none);
 }
 
+/* Contexts make their LibTorch tensors on first use. Two contexts built from
+ * one builder, used after the builder is gone, in any order: both see the
+ * caller's memory, and the tensor is released once, after the last of them. */
+static void test_contexts_share_tensors_made_late(void) {
+  static float p[2 * 4 * 8];
+  int64_t shape[3] = {2, 4, 8};
+  int deleted = 0;
+  char text[256];
+  modctx_builder *b = NULL, *again = NULL;
+  modctx_context *first = NULL, *second = NULL, *third = NULL;
+  DLManagedTensor *out = NULL;
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_set_dlpack(b, MODCTX_FIELD_PREFIX_EMBEDS,
+                                          tt_dlpack(p, kDLFloat, 32, 3, shape, NULL, &deleted)),
+                MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &first), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &second), MODCTX_OK);
+  modctx_builder_free(b);
+  EXPECT_STATUS(modctx_check_forward(second, 1, 0), MODCTX_OK); /* no tensor needed */
+  EXPECT_STATUS(modctx_context_get_dlpack(second, MODCTX_FIELD_PREFIX_EMBEDS, &out), MODCTX_OK);
+  EXPECT(out && out->dl_tensor.data == (void *)p && out->dl_tensor.shape[2] == 8);
+  modctx_context_free(second);
+  EXPECT(deleted == 0); /* the export and the first context still hold it */
+  /* A builder from a context that never made its tensors, and a third context from it. */
+  EXPECT_STATUS(modctx_builder_new_from_context(first, &again), MODCTX_OK);
+  modctx_context_free(first);
+  EXPECT_STATUS(modctx_builder_build(again, &third), MODCTX_OK);
+  modctx_builder_free(again);
+  EXPECT_STATUS(modctx_context_describe(third, text, sizeof text, NULL), MODCTX_OK);
+  EXPECT_STR(text, "ModalityContext(prefix_embeds=Tensor[2, 4, 8] float32 cpu)");
+  EXPECT(deleted == 0);
+  if (out) out->deleter(out);
+  EXPECT(deleted == 0);
+  modctx_context_free(third);
+  EXPECT(deleted == 1);
+}
+
 /* The table is append-only: its first entries never move. */
 static void test_api_layout(void) {
   size_t p = sizeof(void (*)(void));
@@ -1026,6 +1063,7 @@ int main(void) {
   test_replace_and_retain();
   test_apply_output_slice();
   test_apply_output_slice_layouts();
+  test_contexts_share_tensors_made_late();
   test_model_check();
   test_safetensors();
   test_compose_and_residual();
