@@ -29,7 +29,9 @@ struct ForeignTensor {
   int64_t shape[MODCTX_MAX_NDIM];
   int64_t strides[MODCTX_MAX_NDIM];
 
-  ForeignTensor() = default;
+  // User-provided: make_shared would otherwise zero the 512 bytes of shape
+  // and strides first (value initialization); import fills what ndim needs.
+  ForeignTensor() noexcept {}
   ForeignTensor(const ForeignTensor&) = delete;
   ForeignTensor& operator=(const ForeignTensor&) = delete;
   ~ForeignTensor() {
