@@ -165,11 +165,10 @@ void capi_dlpack(benchmark::State& state, Kind k, Memory m) {
   fail_unless(state, bench::g_released - released_before == expected, "deleter count is wrong");
 }
 
-void capi_forward(benchmark::State& state, Kind k) {
-  HeldDLPack& h = held_dlpack(k);
-  modctx_context* ctx = nullptr;
-  // Build once from the same DLPack tensors.
+// A context built once (outside the timing) from the held DLPack tensors.
+modctx_context* built_from_dlpack(HeldDLPack& h) {
   modctx_builder* b = nullptr;
+  modctx_context* ctx = nullptr;
   modctx_builder_new(&b);
   for (size_t i = 0; i < h.dl.size(); ++i)
     modctx_builder_set_dlpack(b, static_cast<modctx_field>(h.held.spec.fields[i].field), &h.dl[i].legacy);
@@ -179,6 +178,12 @@ void capi_forward(benchmark::State& state, Kind k) {
   }
   modctx_builder_build(b, &ctx);
   modctx_builder_free(b);
+  return ctx;
+}
+
+void capi_forward(benchmark::State& state, Kind k) {
+  HeldDLPack& h = held_dlpack(k);
+  modctx_context* ctx = built_from_dlpack(h);
   const auto fwd = h.held.spec.forward;
   bool ok = true;
   for (auto _ : state) ok &= modctx_check_forward(ctx, fwd.has_tokens, fwd.has_kv_caches) == MODCTX_OK;
@@ -189,17 +194,7 @@ void capi_forward(benchmark::State& state, Kind k) {
 // modctx_check on a context built beforehand from the same DLPack tensors.
 void capi_model_check(benchmark::State& state, Kind k) {
   HeldDLPack& h = held_dlpack(k);
-  modctx_builder* b = nullptr;
-  modctx_context* ctx = nullptr;
-  modctx_builder_new(&b);
-  for (size_t i = 0; i < h.dl.size(); ++i)
-    modctx_builder_set_dlpack(b, static_cast<modctx_field>(h.held.spec.fields[i].field), &h.dl[i].legacy);
-  if (h.held.spec.slice) {
-    const modctx_slice sl = bench::c_slice(*h.held.spec.slice);
-    modctx_builder_set_output_slice(b, &sl);
-  }
-  modctx_builder_build(b, &ctx);
-  modctx_builder_free(b);
+  modctx_context* ctx = built_from_dlpack(h);
   const modctx::ModelSpec spec = bench::model_spec(k);
   modctx_model model{};
   model.struct_size = sizeof model;
@@ -216,17 +211,7 @@ void capi_model_check(benchmark::State& state, Kind k) {
 
 void capi_describe(benchmark::State& state, Kind k) {
   HeldDLPack& h = held_dlpack(k);
-  modctx_builder* b = nullptr;
-  modctx_context* ctx = nullptr;
-  modctx_builder_new(&b);
-  for (size_t i = 0; i < h.dl.size(); ++i)
-    modctx_builder_set_dlpack(b, static_cast<modctx_field>(h.held.spec.fields[i].field), &h.dl[i].legacy);
-  if (h.held.spec.slice) {
-    const modctx_slice sl = bench::c_slice(*h.held.spec.slice);
-    modctx_builder_set_output_slice(b, &sl);
-  }
-  modctx_builder_build(b, &ctx);
-  modctx_builder_free(b);
+  modctx_context* ctx = built_from_dlpack(h);
   char buf[512];
   size_t len = 0;
   bool ok = true;
