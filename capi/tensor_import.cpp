@@ -366,10 +366,7 @@ at::Tensor ForeignTensor::make_tensor(const std::shared_ptr<const ForeignTensor>
 Status check_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out) {
   Layout l{};
   Status s = dlpack_layout(t, what, &l);
-  if (!s.ok()) return s;
-  l.itemsize = c10::elementSize(l.dtype);
-  l.alignment = alignment_of(l.dtype, l.itemsize);
-  s = check_layout(l, what);
+  if (s.ok()) s = check(&l, what);
   if (!s.ok()) return s;
   out->itemsize = l.itemsize;
   return to_dlpack_device(l.device, &out->exported_device);
