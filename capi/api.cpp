@@ -68,6 +68,7 @@ struct Slot {
 };
 
 using Slots = std::array<Slot, modctx::kFieldCount>;
+using ForeignPtr = std::shared_ptr<const ForeignTensor>;
 
 // What the construction and forward checks read: no tensor is made.
 modctx::ContextFacts facts_of(const Slots& slots, bool has_output_slice) {
@@ -97,15 +98,21 @@ struct modctx_context {
   modctx::ContextFacts facts;
 
   // The context as the C++ core's ModalityContext. Thread-safe; may throw
-  // (bad_alloc), in which case a later call tries again.
+  // (bad_alloc), in which case a later call tries again. A mutex, not
+  // std::call_once: libstdc++ before GCC 14 can hang in call_once after an
+  // exception on some targets (AArch64, POWER).
   const modctx::ModalityContext& value() const {
-    std::call_once(made_, [this] {
-      modctx::ContextFields fields;
-      for (size_t i = 0; i < slots.size(); ++i) fields.tensors[i] = slots[i].make();
-      fields.output_slice = output_slice;
-      // The construction checks passed when this context was built.
-      (void)modctx::ModalityContext::make(std::move(fields), &value_);
-    });
+    if (!made_.load(std::memory_order_acquire)) {
+      const std::lock_guard<std::mutex> lock(making_);
+      if (!made_.load(std::memory_order_relaxed)) {
+        modctx::ContextFields fields;
+        for (size_t i = 0; i < slots.size(); ++i) fields.tensors[i] = slots[i].make();
+        fields.output_slice = output_slice;
+        // The construction checks passed when this context was built.
+        (void)modctx::ModalityContext::make(std::move(fields), &value_);
+        made_.store(true, std::memory_order_release);
+      }
+    }
     return value_;
   }
 
@@ -116,13 +123,15 @@ struct modctx_context {
       context->slots[i].tensor = value.get(static_cast<modctx::Field>(i));
     context->output_slice = value.output_slice();
     context->facts = modctx::capi::facts_of(context->slots, context->output_slice.has_value());
-    std::call_once(context->made_, [&] { context->value_ = std::move(value); });
+    context->value_ = std::move(value);
+    context->made_.store(true, std::memory_order_release);
     return context;
   }
 
  private:
-  mutable std::once_flag made_;
-  mutable modctx::ModalityContext value_;
+  mutable std::mutex making_;
+  mutable std::atomic<bool> made_{false};
+  mutable modctx::ModalityContext value_;  // written once, under making_, before made_
 };
 
 namespace {
@@ -209,7 +218,7 @@ MODCTX_API modctx_status modctx_builder_set_dlpack(modctx_builder* builder, modc
   const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(tensor);
   return guarded(fn, [&] {
-    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, std::shared_ptr<const modctx::capi::ForeignTensor>* out) {
+    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, modctx::capi::ForeignPtr* out) {
       return modctx::capi::import_dlpack(tensor->dl_tensor, what, owner, out);
     });
   });
@@ -220,7 +229,7 @@ MODCTX_API modctx_status modctx_builder_set_dlpack_versioned(modctx_builder* bui
   const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(tensor);
   return guarded(fn, [&] {
-    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, std::shared_ptr<const modctx::capi::ForeignTensor>* out) {
+    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, modctx::capi::ForeignPtr* out) {
       return modctx::capi::import_dlpack_versioned(*tensor, what, owner, out);
     });
   });
@@ -231,7 +240,7 @@ MODCTX_API modctx_status modctx_builder_set_tensor(modctx_builder* builder, modc
   const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(tensor);
   return guarded(fn, [&] {
-    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, std::shared_ptr<const modctx::capi::ForeignTensor>* out) {
+    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, modctx::capi::ForeignPtr* out) {
       return modctx::capi::import_desc(*tensor, what, owner, out);
     });
   });
