@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "contexts.hpp"
+#include "modctx/tensor.hpp"
 
 namespace {
 
@@ -311,6 +312,17 @@ void floor_for_blob(benchmark::State& state) {
   }
 }
 
+// The same made from c10 types alone (modctx::make_tensor_view: what the C
+// ABI, the checker and the safetensors loader use now, without libtorch_cpu).
+void floor_make_tensor_view(benchmark::State& state) {
+  static const at::Tensor t = at::zeros({bench::B, bench::N, bench::D}, at::kBFloat16);
+  for (auto _ : state) {
+    at::Tensor v = modctx::make_tensor_view(t.data_ptr(), t.sizes(), t.strides(), at::kBFloat16,
+                                            at::Device(at::kCPU), nullptr, [](void*) {});
+    benchmark::DoNotOptimize(v.unsafeGetTensorImpl());
+  }
+}
+
 // ------------------------------------------------------------------ flat in size, paired
 
 double thread_cpu_ns() {
@@ -398,6 +410,7 @@ int main(int argc, char** argv) {
   reg("floor_atomic_pair/refcount", [](benchmark::State& s) { floor_atomic_pair(s); });
   reg("floor_malloc_free/192B", [](benchmark::State& s) { floor_malloc_free(s); });
   reg("floor_for_blob/tensor", [](benchmark::State& s) { floor_for_blob(s); });
+  reg("floor_make_tensor_view/tensor", [](benchmark::State& s) { floor_make_tensor_view(s); });
 
   // Flat in size: the same MoT request with every tensor 1 KiB, 1 GiB
   // (resident), or 1 GiB of cuda:0 memory that is only described.

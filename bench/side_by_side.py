@@ -568,6 +568,7 @@ def report(cpp, py, load, ctx, args):
         ["atomic increment + decrement (one at::Tensor copy, destroyed)", fmt_ns(g(cpp, "floor_atomic_pair/refcount"))],
         ["malloc + free, 192 bytes", fmt_ns(g(cpp, "floor_malloc_free/192B"))],
         ["at::for_blob tensor made + destroyed (LibTorch's part of one import)", fmt_ns(g(cpp, "floor_for_blob/tensor"))],
+        ["modctx::make_tensor_view tensor made + destroyed (c10 only: what an import costs now)", fmt_ns(g(cpp, "floor_make_tensor_view/tensor"))],
         ["builder new + free (no tensor)", fmt_ns(g(cpp, "capi_builder_only/empty"))],
         ["one DLPack import (builder new + set_dlpack + free)", fmt_ns(g(cpp, "capi_one_import/prefix_embeds"))],
         ["MoT request + output slice applied to the hidden state (4 DLPack tensors in, 1 out)",

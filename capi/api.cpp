@@ -499,7 +499,7 @@ MODCTX_API modctx_status modctx_compose(modctx_arch arch, DLManagedTensor* image
       s = modctx::capi::import_dlpack(frame_mask->dl_tensor, "frame_mask", mask_owner, &in.frame_mask);
     if (!s.ok()) return fail(s);
     in.input_ids_shape = at::IntArrayRef(input_ids_shape, 2);
-    *out = modctx_context::of(modctx::compose(static_cast<modctx::Arch>(arch), in)).release();
+    *out = modctx_context::of(modctx::cpu_only::compose(static_cast<modctx::Arch>(arch), in)).release();
     return MODCTX_OK;
   });
 }
@@ -529,7 +529,7 @@ MODCTX_API modctx_status modctx_context_compose_residual(const modctx_context* c
       const modctx::Status s = modctx::capi::import_dlpack(text_embeds->dl_tensor, "text_embeds", owner, &text);
       if (!s.ok()) return fail(s);
     }
-    const at::Tensor residual = modctx::compose_residual(context->value(), text);
+    const at::Tensor residual = modctx::cpu_only::compose_residual(context->value(), text);
     const modctx::Status s = modctx::capi::export_dlpack(residual, out);
     return s.ok() ? MODCTX_OK : fail(s);
   });

@@ -1,12 +1,12 @@
 // Validation of foreign tensor descriptors and their zero-copy wrapping.
 //
 // Nothing here reads tensor data. A descriptor is checked completely before
-// LibTorch sees it (at::for_blob checks little): rank, sizes, strides,
+// LibTorch sees it (a TensorImpl checks little): rank, sizes, strides,
 // dtype, device, alignment, and that the byte extent fits 64 bits.
 #include "tensor_import.hpp"
 #include "tensor_export.hpp"
 
-#include <ATen/ops/from_blob.h>
+#include "modctx/tensor.hpp"
 
 #include <cinttypes>
 #include <cstdarg>
@@ -226,17 +226,13 @@ void release_dlpack_versioned(void* p) {
 }
 
 // A LibTorch tensor over validated memory whose storage runs fn(ctx) when
-// it goes. Once the context is set, the TensorMaker (and then the storage)
-// owns it on every path, make_tensor() throwing included.
+// it goes; from the call on, the tensor (or, if making it throws, the
+// unwinding) owns the release.
 at::Tensor wrap(void* data, int32_t ndim, const int64_t* shape, const int64_t* strides, at::ScalarType dtype,
                 at::Device device, void* ctx, PendingRelease::Fn fn) {
   const at::IntArrayRef sizes(shape, static_cast<size_t>(ndim));
-  const at::OptionalIntArrayRef stride_ref =
-      strides ? at::OptionalIntArrayRef(at::IntArrayRef(strides, static_cast<size_t>(ndim))) : at::OptionalIntArrayRef();
-  at::TensorMaker maker = at::for_blob(data, sizes);
-  maker.strides(stride_ref).options(at::TensorOptions().dtype(dtype)).target_device(device);
-  maker.context(ctx, fn);
-  return maker.make_tensor();
+  const at::IntArrayRef stride_ref = strides ? at::IntArrayRef(strides, static_cast<size_t>(ndim)) : at::IntArrayRef();
+  return modctx::make_tensor_view(data, sizes, stride_ref, dtype, device, ctx, fn);
 }
 
 void* address_of(const Layout& l) { return l.data ? static_cast<char*>(l.data) + l.byte_offset : nullptr; }

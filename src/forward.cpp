@@ -1,10 +1,6 @@
-// Forward-time checks (REFERENCE.md section 3, items 1-3), the output slice
-// applied to a hidden state, and PyTorch's dtype names.
+// Forward-time checks (REFERENCE.md section 3, items 1-3) and PyTorch's
+// dtype names. (The output slice's view: src/aten/output_slice_aten.cpp.)
 #include "modctx/forward.hpp"
-
-#include <c10/util/Exception.h>
-
-#include <algorithm>
 
 namespace modctx {
 
@@ -99,34 +95,6 @@ Status validate_forward(const ContextFacts& facts, ForwardArgs args) { return fo
 
 void check_forward(const ModalityContext* context, ForwardArgs args) {
   throw_if_failed(validate_forward(context, args));
-}
-
-at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice) {
-  if (!h.defined()) throw Error(Code::invalid_argument, "apply_output_slice: the hidden state is undefined");
-  const Status rule = slice.check_view_of(h.dim());
-  if (rule.code == Code::slice) throw SliceError(rule.code, rule.message);
-  if (!rule.ok()) throw Error(rule.code, rule.message);
-  const int64_t step = slice.step.value_or(1);
-  // at::slice clamps start/stop exactly as h[:, start:stop:step] does.
-  // Clamp to what the result can depend on: LibTorch refuses int64 extremes
-  // (SymInt) and overflows on huge steps, Python's rules do not care.
-  const int64_t length = h.size(1);
-  auto clamp = [&](int64_t v) { return std::max(-length, std::min(v, length)); };
-  const auto start = slice.start ? c10::optional<int64_t>(clamp(*slice.start)) : c10::nullopt;
-  const auto stop = slice.stop ? c10::optional<int64_t>(clamp(*slice.stop)) : c10::nullopt;
-  // A step whose arithmetic would overflow selects at most one position:
-  // any step >= length selects the same one (only the view's stride differs).
-  int64_t unused = 0;
-  const bool step_overflows = __builtin_add_overflow(length, step - 1, &unused) ||
-                              __builtin_mul_overflow(step, h.stride(1), &unused);
-  const int64_t bounded_step = step_overflows ? std::max<int64_t>(length, 1) : step;
-  try {
-    return h.slice(1, start, stop, bounded_step);
-  } catch (const c10::Error& e) {
-    // Some backends (e.g. MPS) refuse views this LibTorch cannot make.
-    throw Error(Code::unsupported, "apply_output_slice: this LibTorch cannot take a view of a tensor on " +
-                                       h.device().str() + ": " + e.what_without_backtrace());
-  }
 }
 
 }  // namespace modctx

@@ -1,10 +1,15 @@
 // Checking a context against a model: the reference's forward- and
 // model-time checks in its order, then modctx's own (see model.hpp).
 #include <ATen/core/Tensor.h>
+#include <c10/core/DynamicCast.h>
+
+#include <algorithm>
+#include <limits>
 
 #include "modctx/forward.hpp"
 #include "modctx/model.hpp"
 #include "modctx/strategies.hpp"
+#include "modctx/tensor.hpp"
 
 namespace modctx {
 
@@ -103,15 +108,23 @@ Status check_devices(const ModalityContext& c) {
 
 Status check_modality_id_values(const at::Tensor& ids, int64_t num_modalities) {
   if (ids.numel() == 0) return Status::success();
-  if (!ids.is_cpu() && !can_allocate_on(ids.device()))
+  // Values are read on the CPU: modctx's core never runs device code.
+  if (!ids.is_cpu())
     return Status::failure(Code::unsupported, ref(Field::modality_ids) + " is on " + ids.device().str() +
                                                   ", which this LibTorch cannot read; its values were not checked");
   if (!ids.has_storage() || ids.storage().data() == nullptr)
     return Status::failure(Code::unsupported,
                            ref(Field::modality_ids) + " holds no data (a metadata-only tensor); its values were not checked");
   // The one place modctx reads tensor data, and only when asked to.
-  const int64_t low = ids.min().item<int64_t>();
-  const int64_t high = ids.max().item<int64_t>();
+  const auto* base = static_cast<const char*>(ids.data_ptr());
+  const int64_t itemsize = static_cast<int64_t>(ids.element_size());
+  const at::ScalarType dtype = ids.scalar_type();
+  int64_t low = std::numeric_limits<int64_t>::max(), high = std::numeric_limits<int64_t>::min();
+  for_each_offset(ids, [&](int64_t offset) {
+    const int64_t v = c10::fetch_and_cast<int64_t>(dtype, base + offset * itemsize);
+    low = std::min(low, v);
+    high = std::max(high, v);
+  });
   if (low < 0 || high >= num_modalities)
     return Status::failure(Code::value, ref(Field::modality_ids) + " values must be in [0, " +
                                             std::to_string(num_modalities) + "), found " +

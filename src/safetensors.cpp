@@ -38,12 +38,12 @@
 //   L13 A BOOL field's bytes are all 0 or 1 (another byte in a C++ bool is
 //       undefined behaviour for whoever reads the mask later). This is the
 //       only check that reads tensor data, and only of BOOL fields.
-// Tensors then alias the buffer (at::for_blob); one whose address is not a
+// Tensors then alias the buffer (make_tensor_view); one whose address is not a
 // multiple of its element size is copied into aligned memory instead.
 #include "modctx/safetensors.hpp"
 
-#include <ATen/ops/empty.h>
-#include <ATen/ops/from_blob.h>
+#include "modctx/tensor.hpp"
+
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -458,20 +458,18 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
   // Everything is valid: make the tensors.
   for (const auto& e : entries) {
     if (e.field < 0) continue;
-    const auto options = at::TensorOptions().dtype(e.dtype->type);
     const unsigned char* p = buffer + e.begin;
     at::Tensor t;
     if (e.end == e.begin) {
-      t = at::empty(e.shape, options);
+      t = allocate_cpu_tensor(e.shape, e.dtype->type);
     } else if (reinterpret_cast<uintptr_t>(p) % e.dtype->itemsize != 0) {
-      t = at::empty(e.shape, options);
+      t = allocate_cpu_tensor(e.shape, e.dtype->type);
       std::memcpy(t.data_ptr(), p, e.end - e.begin);
     } else {
       void* blob = const_cast<unsigned char*>(p);
-      auto maker = at::for_blob(blob, e.shape);
-      maker.options(options);
-      if (keepalive) maker.context(new std::shared_ptr<const void>(keepalive), delete_keepalive);
-      t = maker.make_tensor();
+      void* ctx = keepalive ? new std::shared_ptr<const void>(keepalive) : nullptr;
+      t = make_tensor_view(blob, e.shape, {}, e.dtype->type, at::Device(at::kCPU), ctx,
+                           keepalive ? delete_keepalive : nullptr);
     }
     out.fields.tensors[e.field] = std::move(t);
   }
@@ -524,9 +522,7 @@ Plan make_plan(const ModalityContext& ctx, const std::optional<SavedForward>& fo
                                          std::to_string(kSafetensorsMaxDims) + ")");
     if (t.numel() > 0 && (!t.has_storage() || t.data_ptr() == nullptr))
       throw Error(Code::unsupported, what + " has no data (a tensor that only describes a shape)");
-    if (t.is_conj()) t = t.resolve_conj();
-    if (t.is_neg()) t = t.resolve_neg();
-    if (!t.is_contiguous()) t = t.contiguous();
+    if (t.is_conj() || t.is_neg() || !t.is_contiguous()) t = contiguous_cpu_copy(t);
     plan.tensors.push_back({name, dtype, t, static_cast<uint64_t>(t.numel()) * dtype->itemsize});
   }
   // Widest element first, then by name: every tensor starts at a multiple of

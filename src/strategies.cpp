@@ -1,41 +1,33 @@
 // The reference's four strategies and the residual-composition helpers
-// (REFERENCE.md sections 3 and 4). These allocate (masks, tags, the
-// residual); everything else in modctx only reads metadata.
-#include "modctx/strategies.hpp"
+// (REFERENCE.md sections 3 and 4): their checks, in order, and the values
+// they write (tags, masks), computed here once. These allocate; everything
+// else in modctx only reads metadata. LibTorch's core (c10) only: the
+// C++ API's device-placing forms are in src/aten/strategies_aten.cpp.
+#include "strategy_rules.hpp"
 
-#include <ATen/Context.h>
-#include <ATen/ops/cat.h>
-#include <ATen/ops/ones.h>
-#include <ATen/ops/zeros.h>
+#include <c10/core/DynamicCast.h>
+
+#include <cstring>
 
 #include "modctx/forward.hpp"
+#include "modctx/tensor.hpp"
 
 namespace modctx {
+
+namespace detail {
 
 namespace {
 
 [[noreturn]] void fail(Code code, const std::string& message) { throw Error(code, message); }
 
-void require_allocatable(const at::Device& device, const char* what) {
-  if (!can_allocate_on(device))
+void require_allocatable(const Placement& p, const at::Device& device, const char* what) {
+  if (!p.can_allocate(device))
     fail(Code::unsupported, std::string(what) + " would be allocated on " + device.str() +
                                 ", which this LibTorch cannot allocate on (built without that backend)");
 }
 
-}  // namespace
-
-bool can_allocate_on(const at::Device& device) {
-  switch (device.type()) {
-    case at::kCPU: return true;
-    case at::kCUDA: return at::hasCUDA();
-    case at::kHIP: return at::hasHIP();
-    case at::kMPS: return at::hasMPS();
-    default: return false;
-  }
-}
-
-at::Tensor visual_token_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens) {
-  if (!frame_mask.defined()) return at::Tensor();
+// visual_token_mask's checks; returns how many tokens each frame covers.
+int64_t check_frame_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens, const Placement& p) {
   if (frame_mask.dim() != 2)
     fail(Code::shape, "frame_mask must have shape (B, F), got " + shape_tuple(frame_mask.sizes()));
   if (frame_mask.scalar_type() != at::kBool)
@@ -47,25 +39,66 @@ at::Tensor visual_token_mask(const at::Tensor& frame_mask, int64_t num_visual_to
     fail(Code::shape, "_visual_token_mask: num_visual_tokens (" + std::to_string(num_visual_tokens) +
                           ") is not a multiple of num_frames (" + std::to_string(num_frames) +
                           "); the per-frame expansion assumes frame-contiguous visual tokens.");
-  require_allocatable(frame_mask.device(), "the visual token mask");
-  return frame_mask.repeat_interleave(num_visual_tokens / num_frames, /*dim=*/1);
+  require_allocatable(p, frame_mask.device(), "the visual token mask");
+  return num_visual_tokens / num_frames;
+}
+
+// The values: (B, N + text) bool, each frame's bit repeated over its
+// `per_frame` tokens, then `text` true positions (the key padding mask; the
+// visual token mask alone with text = 0).
+at::Tensor mask_values(const at::Tensor& frame_mask, int64_t per_frame, int64_t text, const Placement& p) {
+  if (frame_mask.numel() > 0 && !frame_mask.data_ptr())
+    fail(Code::unsupported, "frame_mask holds no data (a metadata-only tensor)");
+  const at::Tensor frames = p.read_on_cpu(frame_mask);
+  const int64_t batch = frames.size(0), num_frames = frames.size(1);
+  const int64_t width = num_frames * per_frame + text;
+  at::Tensor out = allocate_cpu_tensor({batch, width}, at::kBool);
+  const auto* in = static_cast<const unsigned char*>(frames.data_ptr());
+  auto* row = static_cast<unsigned char*>(out.data_ptr());
+  for (int64_t b = 0; b < batch; ++b, row += width) {
+    for (int64_t f = 0; f < num_frames; ++f)
+      std::memset(row + f * per_frame, in[b * frames.stride(0) + f * frames.stride(1)], static_cast<size_t>(per_frame));
+    std::memset(row + num_frames * per_frame, 1, static_cast<size_t>(text));
+  }
+  return out;
+}
+
+// (B, N + T) int64: 0 for the first N positions, 1 after.
+at::Tensor modality_id_values(int64_t batch, int64_t n, int64_t text) {
+  at::Tensor ids = allocate_cpu_tensor({batch, n + text}, at::kLong);
+  auto* p = static_cast<int64_t*>(ids.data_ptr());
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < n + text; ++i) *p++ = i < n ? 0 : 1;
+  return ids;
+}
+
+bool cpu_only(const at::Device& device) { return device.is_cpu(); }
+at::Tensor as_is(const at::Tensor& t) { return t; }
+at::Tensor as_is_on(const at::Tensor& t, const at::Device&) { return t; }
+
+}  // namespace
+
+const Placement kCpuOnly = {cpu_only, as_is, as_is_on};
+
+at::Tensor visual_token_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens, const Placement& p) {
+  if (!frame_mask.defined()) return at::Tensor();
+  const int64_t per_frame = check_frame_mask(frame_mask, num_visual_tokens, p);
+  return p.place(mask_values(frame_mask, per_frame, 0, p), frame_mask.device());
 }
 
 at::Tensor prefix_key_padding_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens,
-                                   at::IntArrayRef input_ids_shape) {
-  at::Tensor vmask = visual_token_mask(frame_mask, num_visual_tokens);
-  if (!vmask.defined()) return vmask;
+                                   at::IntArrayRef input_ids_shape, const Placement& p) {
+  if (!frame_mask.defined()) return at::Tensor();
+  const int64_t per_frame = check_frame_mask(frame_mask, num_visual_tokens, p);
   if (input_ids_shape.size() != 2)
     fail(Code::shape, "input_ids must have shape (B, T), got " + shape_tuple(input_ids_shape));
-  if (vmask.size(0) != input_ids_shape[0])
-    fail(Code::shape, "frame_mask batch size " + std::to_string(vmask.size(0)) +
+  if (frame_mask.size(0) != input_ids_shape[0])
+    fail(Code::shape, "frame_mask batch size " + std::to_string(frame_mask.size(0)) +
                           " does not match the batch size " + std::to_string(input_ids_shape[0]) + " of input_ids");
-  const at::Tensor text_valid =
-      at::ones(input_ids_shape, at::TensorOptions().dtype(at::kBool).device(vmask.device()));
-  return at::cat({vmask, text_valid}, /*dim=*/1);
+  return p.place(mask_values(frame_mask, per_frame, input_ids_shape[1], p), frame_mask.device());
 }
 
-ModalityContext compose(Arch arch, const StrategyInputs& in) {
+ModalityContext compose(Arch arch, const StrategyInputs& in, const Placement& p) {
   if (static_cast<int>(arch) < 0 || static_cast<int>(arch) > static_cast<int>(Arch::moma))
     fail(Code::invalid_argument, "compose: unknown architecture " + std::to_string(static_cast<int>(arch)));
   if (arch == Arch::text) fail(Code::invalid_argument, "compose: the text architecture has no strategy");
@@ -81,38 +114,21 @@ ModalityContext compose(Arch arch, const StrategyInputs& in) {
   ContextFields f;
   if (arch == Arch::cross_attention) {
     f[Field::image_features] = in.image_embeds;
-    f[Field::image_mask] = visual_token_mask(in.frame_mask, n);
+    f[Field::image_mask] = visual_token_mask(in.frame_mask, n, p);
     return ModalityContext(std::move(f));
   }
   f[Field::prefix_embeds] = in.image_embeds;
   f.output_slice = Slice{n, std::nullopt, std::nullopt};
-  f[Field::key_padding_mask] = prefix_key_padding_mask(in.frame_mask, n, in.input_ids_shape);
+  f[Field::key_padding_mask] = prefix_key_padding_mask(in.frame_mask, n, in.input_ids_shape, p);
   if (arch == Arch::mot || arch == Arch::moma) {
-    require_allocatable(in.input_ids_device, "modality_ids");
-    const int64_t batch = in.input_ids_shape[0], text = in.input_ids_shape[1];
-    at::Tensor ids = at::zeros({batch, n + text}, at::TensorOptions().dtype(at::kLong).device(in.input_ids_device));
-    ids.slice(/*dim=*/1, n).fill_(1);
-    f[Field::modality_ids] = std::move(ids);
+    require_allocatable(p, in.input_ids_device, "modality_ids");
+    f[Field::modality_ids] =
+        p.place(modality_id_values(in.input_ids_shape[0], n, in.input_ids_shape[1]), in.input_ids_device);
   }
   return ModalityContext(std::move(f));
 }
 
-int64_t residual_length(const ModalityContext& context, int64_t text_length) {
-  if (context.has(Field::inputs_embeds)) {
-    if (context.inputs_embeds().dim() < 2)
-      throw Error(Code::shape, "modality.inputs_embeds must have shape (B, S, D), got " +
-                                   shape_tuple(context.inputs_embeds().sizes()));
-    return context.inputs_embeds().size(1);
-  }
-  if (text_length < 0) throw Error(Code::invalid_argument, "residual_length: the text length is negative");
-  if (!context.has(Field::prefix_embeds)) return text_length;
-  if (context.prefix_embeds().dim() < 2)
-    throw Error(Code::shape, "modality.prefix_embeds must have shape (B, N, D), got " +
-                                 shape_tuple(context.prefix_embeds().sizes()));
-  return context.prefix_embeds().size(1) + text_length;
-}
-
-at::Tensor compose_residual(const ModalityContext& context, const at::Tensor& text_embeds) {
+at::Tensor residual_without_copy(const ModalityContext& context, const at::Tensor& text_embeds, const Placement& p) {
   if (context.has(Field::inputs_embeds)) {
     if (text_embeds.defined())
       throw Error(Code::forward_inputs, "Transformer.forward requires exactly one of tokens or modality.inputs_embeds");
@@ -130,9 +146,78 @@ at::Tensor compose_residual(const ModalityContext& context, const at::Tensor& te
   if (prefix.device() != text_embeds.device())
     throw Error(Code::device, "modality.prefix_embeds is on " + prefix.device().str() +
                                   ", but the text embeddings are on " + text_embeds.device().str());
-  require_allocatable(text_embeds.device(), "the residual");
-  // As the reference: cast the prefix to the text-embedding dtype, then concatenate.
-  return at::cat({prefix.to(text_embeds.scalar_type()), text_embeds}, /*dim=*/1);
+  require_allocatable(p, text_embeds.device(), "the residual");
+  return at::Tensor();
 }
+
+}  // namespace detail
+
+int64_t residual_length(const ModalityContext& context, int64_t text_length) {
+  if (context.has(Field::inputs_embeds)) {
+    if (context.inputs_embeds().dim() < 2)
+      throw Error(Code::shape, "modality.inputs_embeds must have shape (B, S, D), got " +
+                                   shape_tuple(context.inputs_embeds().sizes()));
+    return context.inputs_embeds().size(1);
+  }
+  if (text_length < 0) throw Error(Code::invalid_argument, "residual_length: the text length is negative");
+  if (!context.has(Field::prefix_embeds)) return text_length;
+  if (context.prefix_embeds().dim() < 2)
+    throw Error(Code::shape, "modality.prefix_embeds must have shape (B, N, D), got " +
+                                 shape_tuple(context.prefix_embeds().sizes()));
+  return context.prefix_embeds().size(1) + text_length;
+}
+
+namespace cpu_only {
+
+namespace {
+
+// `t` (B, L, D) converted to out's dtype (PyTorch's casts) into the (B, M, D)
+// contiguous `out`, from position `first` of dim 1.
+void convert_rows_into(const at::Tensor& t, at::Tensor& out, int64_t first) {
+  const at::ScalarType from = t.scalar_type(), to = out.scalar_type();
+  const auto* in_base = static_cast<const char*>(t.data_ptr());
+  auto* out_base = static_cast<char*>(out.data_ptr());
+  const int64_t in_size = static_cast<int64_t>(t.element_size()), out_size = static_cast<int64_t>(out.element_size());
+  const int64_t per_batch = t.size(1) * t.size(2);  // elements of t in one batch row, contiguous in out
+  int64_t k = 0;
+  for_each_offset(t, [&](int64_t offset) {
+    const void* in = in_base + offset * in_size;
+    const int64_t b = k / per_batch, within = k % per_batch;
+    char* dst = out_base + ((b * out.size(1) + first) * out.size(2) + within) * out_size;
+    switch (to) {
+#define MODCTX_CAST_CASE(type, name)                         \
+  case at::ScalarType::name: {                               \
+    const type value = c10::fetch_and_cast<type>(from, in);  \
+    std::memcpy(dst, &value, sizeof value);                  \
+    break;                                                   \
+  }
+      AT_FORALL_SCALAR_TYPES_WITH_COMPLEX(MODCTX_CAST_CASE)
+#undef MODCTX_CAST_CASE
+      default:
+        throw Error(Code::unsupported, std::string("compose_residual: cannot convert to ") + c10::toString(to));
+    }
+    ++k;
+  });
+}
+
+}  // namespace
+
+ModalityContext compose(Arch arch, const StrategyInputs& inputs) { return detail::compose(arch, inputs, detail::kCpuOnly); }
+
+at::Tensor compose_residual(const ModalityContext& context, const at::Tensor& text_embeds) {
+  at::Tensor same = detail::residual_without_copy(context, text_embeds, detail::kCpuOnly);
+  if (same.defined()) return same;
+  const at::Tensor& prefix = context.prefix_embeds();
+  for (const at::Tensor* t : {&prefix, &text_embeds})
+    if (t->numel() > 0 && !t->data_ptr())
+      throw Error(Code::unsupported, "compose_residual: a tensor without data (metadata only) cannot be copied");
+  at::Tensor out = allocate_cpu_tensor({text_embeds.size(0), prefix.size(1) + text_embeds.size(1), text_embeds.size(2)},
+                                       text_embeds.scalar_type());
+  convert_rows_into(prefix, out, 0);
+  convert_rows_into(text_embeds, out, prefix.size(1));
+  return out;
+}
+
+}  // namespace cpu_only
 
 }  // namespace modctx

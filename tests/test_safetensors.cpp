@@ -271,6 +271,20 @@ TEST_CASE("safetensors: layout, non-contiguous, empty and scalar tensors", "[saf
   CHECK(at::equal(loaded.fields[Field::inputs_embeds], at::arange(10, 20, at::kLong)));
 }
 
+TEST_CASE("safetensors: conjugate and negative views are written as their values", "[safetensors]") {
+  const at::Tensor z = at::complex(at::arange(6, at::kFloat), at::arange(6, at::kFloat) - 2).reshape({2, 3});
+  ContextFields f, g;
+  f[Field::image_features] = z.conj().t();  // lazy conjugate bit and a transpose
+  g[Field::inputs_embeds] = at::_neg_view(at::arange(6, at::kDouble)).reshape({1, 2, 3});  // negative bit
+  REQUIRE(f[Field::image_features].is_conj());
+  REQUIRE(g[Field::inputs_embeds].is_neg());
+  LoadedContext loaded = load_bytes(modctx::safetensors_bytes(ModalityContext(f), std::nullopt));
+  CHECK(at::equal(loaded.fields[Field::image_features], f[Field::image_features].resolve_conj().contiguous()));
+  CHECK_FALSE(loaded.fields[Field::image_features].is_conj());
+  loaded = load_bytes(modctx::safetensors_bytes(ModalityContext(g), std::nullopt));
+  CHECK(at::equal(loaded.fields[Field::inputs_embeds], -at::arange(6, at::kDouble).reshape({1, 2, 3})));
+}
+
 TEST_CASE("safetensors: the mapping lives as long as a tensor does", "[safetensors]") {
   TempDir dir;
   const std::string path = dir.file("keep.safetensors");

@@ -187,3 +187,54 @@ TEST_CASE("residual: length without allocating, composition as the reference") {
   expect_error([&] { modctx::compose_residual(ModalityContext(f), text); }, Code::forward_inputs,
                "Transformer.forward requires exactly one of tokens or modality.inputs_embeds");
 }
+
+// The C ABI's and the checker's forms (c10 only, CPU memory) against the C++
+// API's (LibTorch's operators): the same values, dtypes and errors.
+TEST_CASE("cpu_only strategies and residual agree with the LibTorch forms") {
+  at::Tensor mask = bools({{1, 0, 1}, {0, 1, 1}});
+  const at::Tensor strided_mask = bools({{1, 1, 0, 0, 1, 1}, {0, 0, 1, 1, 1, 1}}).slice(1, 0, 6, 2);  // a view
+  for (const at::Tensor& frame_mask : {at::Tensor(), mask, strided_mask}) {
+    for (Arch arch : {Arch::joint_decoder, Arch::cross_attention, Arch::mot, Arch::moma}) {
+      StrategyInputs in;
+      in.image_embeds = at::zeros({2, 6, 4});
+      in.input_ids_shape = kIds;
+      in.frame_mask = frame_mask;
+      const ModalityContext a = modctx::compose(arch, in);
+      const ModalityContext c = modctx::cpu_only::compose(arch, in);
+      CHECK(a.describe() == c.describe());
+      for (Field f : {Field::image_mask, Field::modality_ids, Field::key_padding_mask}) {
+        CHECK(a.has(f) == c.has(f));
+        if (a.has(f)) CHECK(same(a.get(f), c.get(f)));
+      }
+    }
+  }
+  // Residual: every dtype pair's cast, a strided prefix, as at::cat(to(...)).
+  const at::Tensor base = at::arange(2 * 3 * 4, at::kDouble).reshape({2, 3, 4}) - 7.5;
+  for (at::ScalarType from : {at::kFloat, at::kBFloat16, at::kHalf, at::kLong, at::kDouble, at::kBool}) {
+    for (at::ScalarType to : {at::kFloat, at::kBFloat16, at::kHalf, at::kInt, at::kDouble, at::kComplexFloat}) {
+      ModalityContext ctx(ModalityContext().replace(Field::prefix_embeds, base.to(from).transpose(1, 2).contiguous().transpose(1, 2)));
+      const at::Tensor text = at::ones({2, 5, 4}, at::kDouble).mul(0.25).to(to);
+      CAPTURE(from, to);
+      CHECK(same(modctx::compose_residual(ctx, text), modctx::cpu_only::compose_residual(ctx, text)));
+    }
+  }
+  // Errors are the same, in the same order.
+  StrategyInputs bad;
+  bad.image_embeds = at::zeros({2, 5, 4});
+  bad.input_ids_shape = kIds;
+  bad.frame_mask = mask;  // 3 frames do not divide 5 tokens
+  std::string a_message, c_message;
+  try { modctx::compose(Arch::mot, bad); } catch (const modctx::Error& e) { a_message = e.what(); }
+  try { modctx::cpu_only::compose(Arch::mot, bad); } catch (const modctx::Error& e) { c_message = e.what(); }
+  CHECK(!a_message.empty());
+  CHECK(a_message == c_message);
+  // A device the C ABI cannot allocate on: the message compose gives on a
+  // LibTorch without that backend.
+  StrategyInputs on_cuda;
+  on_cuda.image_embeds = meta({2, 4, 8}, at::kFloat, at::Device(at::kCUDA, 0));
+  on_cuda.input_ids_shape = kIds;
+  on_cuda.input_ids_device = at::Device(at::kCUDA, 0);
+  CHECK_THROWS_WITH(modctx::cpu_only::compose(Arch::mot, on_cuda),
+                    "modality_ids would be allocated on cuda:0, which this LibTorch cannot allocate on (built without "
+                    "that backend)");
+}

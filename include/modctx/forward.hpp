@@ -30,7 +30,8 @@ void check_forward(const ModalityContext* context, ForwardArgs args);
 // Throws, in PyTorch's order: Error(Code::shape) "too many indices for
 // tensor of dimension 2" when h has fewer than 3 dims, then SliceError
 // "slice step cannot be zero" for step 0 and "step must be greater than
-// zero" for a negative step.
+// zero" for a negative step. Uses LibTorch's operators: links libtorch_cpu
+// (the modctx_aten library).
 at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice);
 
 // PyTorch's dtype name as Python prints it, e.g. "torch.int32".

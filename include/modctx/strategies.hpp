@@ -48,4 +48,17 @@ at::Tensor compose_residual(const ModalityContext& context, const at::Tensor& te
 // True when this LibTorch can allocate memory on `device`.
 bool can_allocate_on(const at::Device& device);
 
+// compose, visual_token_mask, prefix_key_padding_mask, compose_residual and
+// can_allocate_on use LibTorch's operators: a program that calls them links
+// libtorch_cpu (the modctx_aten library; pkg-config modctx-cxx brings both).
+// The forms below need LibTorch's core library (libc10) only, as the C ABI
+// and the checker do: the same checks, messages and values, but they
+// allocate CPU memory only (any other device: Error(Code::unsupported), the
+// message compose gives on a LibTorch built without that device), and
+// compose_residual copies values (its result has no autograd history).
+namespace cpu_only {
+ModalityContext compose(Arch arch, const StrategyInputs& inputs);
+at::Tensor compose_residual(const ModalityContext& context, const at::Tensor& text_embeds);
+}  // namespace cpu_only
+
 }  // namespace modctx
