@@ -187,6 +187,116 @@ ForwardDescription parse_forward(const json& v, const std::string& path) {
   return forward;
 }
 
+// A JSON document read into a DOM, strictly: a key twice in one object is an
+// error (nlohmann would keep the last one, hiding a conflict such as a second
+// "prefix_embeds": null after a real one), and so is nesting deeper than
+// kMaxJsonDepth (a context needs four levels; error messages print values,
+// recursively). Errors name the JSON path: the duplicate key's, or the
+// too-deep value's. The SAX handler builds the DOM as nlohmann's own does.
+class StrictDom {
+ public:
+  explicit StrictDom(json* root) : root_(root) {}
+
+  bool null() { return put(json(nullptr)); }
+  bool boolean(bool v) { return put(json(v)); }
+  bool number_integer(json::number_integer_t v) { return put(json(v)); }
+  bool number_unsigned(json::number_unsigned_t v) { return put(json(v)); }
+  bool number_float(json::number_float_t v, const std::string&) { return put(json(v)); }
+  bool string(std::string& v) { return put(json(std::move(v))); }
+  bool binary(json::binary_t& v) { return put(json(std::move(v))); }
+  bool start_object(std::size_t) { return open(json::object()); }
+  bool start_array(std::size_t) { return open(json::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(std::string& k) {
+    Frame& top = stack_.back();
+    if (top.value->contains(k)) return error(child(path(), k), "duplicate key \"" + k + "\" (a key may appear once in an object)");
+    top.key = std::move(k);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const json::exception& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line 1, ..."
+    // (out_of_range.406 for numbers too large for a double, e.g. 1e400).
+    const std::string what = e.what();
+    const auto bracket = what.find("] ");
+    return error("", "malformed JSON: " + (bracket == std::string::npos ? what : what.substr(bracket + 2)));
+  }
+
+  const std::string& error_path() const { return error_path_; }
+  const std::string& error_message() const { return error_message_; }
+
+ private:
+  struct Frame {
+    json* value;      // an object or an array being filled
+    std::string key;  // in an object: the key of the value to come
+  };
+
+  // The JSON pointer of the value to come (of the container on top).
+  std::string path() const {
+    std::string p;
+    for (size_t i = 0; i + 1 < stack_.size(); ++i) {
+      const Frame& f = stack_[i];
+      p = f.value->is_object() ? child(p, f.key) : child(p, f.value->size() - 1);
+    }
+    return p;
+  }
+
+  json* slot() {
+    if (stack_.empty()) return root_;
+    Frame& top = stack_.back();
+    if (top.value->is_array()) {
+      top.value->push_back(nullptr);
+      return &top.value->back();
+    }
+    return &(*top.value)[top.key];
+  }
+
+  bool put(json&& v) {
+    *slot() = std::move(v);
+    return true;
+  }
+
+  bool open(json&& v) {
+    if (stack_.size() >= kMaxJsonDepth) {
+      std::string p = path();
+      if (!stack_.empty()) {
+        const Frame& top = stack_.back();
+        p = top.value->is_object() ? child(p, top.key) : child(p, top.value->size());
+      }
+      return error(p, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+    json* target = slot();
+    *target = std::move(v);
+    stack_.push_back(Frame{target, {}});
+    return true;
+  }
+
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  bool error(std::string path, std::string message) {
+    error_path_ = std::move(path);
+    error_message_ = std::move(message);
+    return false;
+  }
+
+  json* root_;
+  std::vector<Frame> stack_;
+  std::string error_path_, error_message_;
+};
+
+// Throws DescriptionError: at the JSON path for a duplicate key or deep
+// nesting; "malformed JSON: ..." at `path` otherwise.
+json parse_strict(const std::string& text, const std::string& path) {
+  json doc;
+  StrictDom dom(&doc);
+  if (!json::sax_parse(text, &dom, json::input_format_t::json, /*strict=*/true, /*ignore_comments=*/false))
+    fail(path + dom.error_path(), dom.error_message());
+  return doc;
+}
+
 }  // namespace
 
 bool parse_device(const std::string& name, at::Device* out) noexcept {
@@ -213,13 +323,51 @@ std::vector<int64_t> parse_shape_text(const std::string& text, const std::string
 }
 
 ModelSpec parse_model_text(const std::string& text) {
-  json v;
-  try {
-    v = json::parse(text);
-  } catch (const json::exception&) {
-    fail("--model", "malformed JSON");
+  return parse_model(parse_strict(text, "--model"), "--model");
+}
+
+ForwardDescription parse_forward_text(const std::string& text) {
+  const size_t first = text.find_first_not_of(" \t\n\r");
+  if (first != std::string::npos && text[first] == '{') return parse_forward(parse_strict(text, "--forward"), "--forward");
+  // The short form: comma-separated items, "tokens=" followed by the sizes
+  // (or "none"), and "kv_caches" (or "kv_caches=true" / "=false").
+  ForwardDescription forward;
+  bool tokens_seen = false, in_tokens = false, kv_seen = false;
+  std::string sizes;  // the token sizes, read with the JSON form's rules
+  auto bad = [&](const std::string& message) {
+    fail("--forward", message + " in \"" + text +
+                          "\" (expected e.g. tokens=2,24 or tokens=none,kv_caches, or the JSON "
+                          "{\"tokens\": [2, 24], \"kv_caches\": false})");
+  };
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    start = end + 1;
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (item.rfind("tokens=", 0) == 0) {
+      if (tokens_seen) bad("tokens given twice");
+      tokens_seen = true;
+      item.erase(0, 7);
+      in_tokens = item != "none";
+      if (!in_tokens) continue;
+    } else if (item == "kv_caches" || item == "kv_caches=true" || item == "kv_caches=false") {
+      if (kv_seen) bad("kv_caches given twice");
+      kv_seen = true;
+      in_tokens = false;
+      forward.kv_caches = item != "kv_caches=false";
+      continue;
+    } else if (!in_tokens) {
+      bad(item.empty() ? std::string("an empty item") : "unknown item \"" + item + "\"");
+    }
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
+      bad("\"" + item + "\" is not a size");
+    sizes += (sizes.empty() ? "" : ",") + item;
   }
-  return parse_model(v, "--model");
+  if (!sizes.empty()) forward.tokens = parse_shape_text(sizes, "--forward/tokens");
+  return forward;
 }
 
 bool parse_dtype(const std::string& name, at::ScalarType* out) noexcept {
@@ -241,17 +389,8 @@ at::Tensor metadata_tensor(const std::vector<int64_t>& shape, at::ScalarType dty
       .make_tensor();
 }
 
-Description parse_description(const std::string& text) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::exception& e) {
-    // e.what() is "[json.exception.parse_error.101] parse error at line 1, ..."
-    // (out_of_range.406 for numbers too large for a double, e.g. 1e400).
-    std::string what = e.what();
-    const auto bracket = what.find("] ");
-    fail("", "malformed JSON: " + (bracket == std::string::npos ? what : what.substr(bracket + 2)));
-  }
+Description parse_description(const std::string& text, const std::optional<ForwardDescription>& forward) {
+  const json doc = parse_strict(text, "");
   expect_object(doc, "");
   reject_unknown_keys(doc, "", {"fields", "output_slice", "forward", "model"});
 
@@ -273,6 +412,7 @@ Description parse_description(const std::string& text) {
   if (doc.contains("output_slice")) description.fields.output_slice = parse_slice(doc["output_slice"], "/output_slice");
   if (doc.contains("forward") && !doc["forward"].is_null())
     description.forward = parse_forward(doc["forward"], "/forward");
+  if (forward) description.forward = forward;  // the command line's replace the document's
   if (doc.contains("model") && !doc["model"].is_null()) {
     description.model = parse_model(doc["model"], "/model");
     if (!description.forward) fail("/forward", "a \"model\" check needs the \"forward\" arguments");

@@ -3,6 +3,7 @@
 // device the description names).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -42,8 +43,26 @@ class DescriptionError : public std::runtime_error {
   std::string path_;
 };
 
+// The deepest nesting of arrays and objects a document may have (a context
+// needs four levels).
+constexpr size_t kMaxJsonDepth = 32;
+
 // Parses a whole JSON document. Throws DescriptionError, nothing else.
-Description parse_description(const std::string& text);
+// Besides the rules of each section: a key twice in one object, at any depth,
+// is an error at that key's path (e.g. /fields/prefix_embeds), and so is
+// nesting deeper than kMaxJsonDepth. `forward`, when given (the checker's
+// --forward), replaces the document's "forward" section, which must still be
+// well formed.
+Description parse_description(const std::string& text,
+                              const std::optional<ForwardDescription>& forward = std::nullopt);
+
+// Forward arguments given on the command line (--forward): either the JSON
+// of a "forward" section ('{"tokens": [2, 24], "kv_caches": false}') or the
+// short form: comma-separated items "tokens=" with the sizes or "none", and
+// "kv_caches" ("kv_caches=true", "kv_caches=false"), e.g. "tokens=2,24",
+// "tokens=none,kv_caches". Throws DescriptionError with a path starting
+// "--forward".
+ForwardDescription parse_forward_text(const std::string& text);
 
 // A shape: an array of sizes, each an integer >= 0, whose element count
 // (and LibTorch's contiguous strides) fit int64. Used for `modctx compose`.
