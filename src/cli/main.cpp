@@ -1,6 +1,6 @@
 // modctx: the command-line checker.
 //
-//   modctx check [--values] FILE.json     (FILE may be "-" for standard input)
+//   modctx check [OPTIONS] PATH...      (files, directories, "-" for standard input; cli/check_command.cpp)
 //   modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS] [--dtype D] [--device D]
 //
 // Exit status: 0 the context is valid, 1 it is invalid (first line: the
@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli/check_command.hpp"
 #include "cli/description.hpp"
 #include "modctx/modctx.hpp"
 
@@ -27,23 +28,28 @@ constexpr int kValid = 0;
 constexpr int kInvalid = 1;
 constexpr int kUsage = 2;
 
-const char* const kUsageText =
-    "usage: modctx check [--values] [--model JSON] FILE   check the context in FILE (JSON or safetensors; \"-\": stdin)\n"
-    "       modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS]\n"
+const char* const kComposeUsage =
+    "usage: modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS]\n"
     "                      [--dtype DTYPE] [--device DEVICE]\n"
-    "       modctx --help | --version\n";
+    "                    print the context the reference's strategy for ARCH builds\n";
 
-const char* const kHelpText =
+const char* const kComposeHelp =
+    "\n"
+    "ARCH is joint_decoder, cross_attention, mot or moma; --image is the projected image\n"
+    "embeddings' shape, --tokens the token ids' shape; --frames F gives a mask of F real\n"
+    "frames, --frame-mask a 0/1 mask such as \"1,1,0;1,0,0\" (rows separated by \";\");\n"
+    "--dtype is the embeddings' dtype (default float32), --device where the inputs live\n"
+    "(default cpu). Prints \"OK\", the context, and the values of the tensors the strategy\n"
+    "allocates; or the failed check's code and message (exit 1).\n";
+
+const std::string kUsageText = std::string(modctx::cli::kCheckUsage) + kComposeUsage +
+                               "       modctx --help | --version | COMMAND --help\n";
+
+const std::string kHelpText =
     "modctx: build and check a ModalityContext the way KempnerForge does, without Python.\n"
+    "\n" + kUsageText +
     "\n"
-    "usage: modctx check [--values] [--model JSON] FILE   check the context in FILE (JSON or safetensors; \"-\": stdin)\n"
-    "       modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS]\n"
-    "                      [--dtype DTYPE] [--device DEVICE]\n"
-    "                                    print the context the reference's strategy for ARCH builds\n"
-    "       modctx --help                this text\n"
-    "       modctx --version             the version of modctx\n"
-    "\n"
-    "FILE is a JSON object:\n"
+    "A JSON context:\n"
     "  {\n"
     "    \"fields\": {\"prefix_embeds\": {\"shape\": [2, 576, 4096], \"dtype\": \"bfloat16\", \"device\": \"cuda:0\"},\n"
     "               \"modality_ids\":  {\"shape\": [2, 600], \"dtype\": \"int64\"}},\n"
@@ -57,110 +63,19 @@ const char* const kHelpText =
     "tokens is the token-id shape or null. model: optional (needs forward): arch (text,\n"
     "joint_decoder, cross_attention, mot, moma), hidden_size, and optionally num_modalities,\n"
     "num_image_tokens, text_dtype; it runs every check of a context against the model.\n"
-    "Tensors carry no data: nothing is allocated. --values also runs the checks that read\n"
-    "tensor values (modality_ids in [0, num_modalities)); tensors without data fail them.\n"
-    "FILE may also be a safetensors file saved by modctx (or any writer using the field\n"
-    "names): its tensors are checked with their data, with the forward arguments saved in it;\n"
-    "--model '{\"arch\": \"mot\", \"hidden_size\": 4096}' adds (or replaces) the model check.\n"
+    "Tensors carry no data: nothing is allocated.\n"
+    "A safetensors file saved by modctx (or any writer using the field names) is checked\n"
+    "with its data and the forward arguments saved in it.\n"
     "\n"
-    "compose: ARCH is joint_decoder, cross_attention, mot or moma; --image is the projected\n"
-    "image embeddings' shape, --tokens the token ids' shape; --frames F gives a mask of F real\n"
-    "frames, --frame-mask a 0/1 mask such as \"1,1,0;1,0,0\" (rows separated by \";\");\n"
-    "--dtype is the embeddings' dtype (default float32), --device where the inputs live\n"
-    "(default cpu). Prints the context and the values of the tensors the strategy allocates.\n"
+    "modctx check --help and modctx compose --help: each command's options.\n"
     "\n"
     "Output: \"OK\" and the context's description, or the failed check's code and its\n"
-    "message on two lines.\n"
+    "message on two lines (for many files: a line per file and a summary).\n"
     "Exit status: 0 valid, 1 invalid context, 2 unreadable input or usage error.\n";
-
-bool read_input(const std::string& name, std::string* text) {
-  std::ostringstream buffer;
-  if (name == "-") {
-    buffer << std::cin.rdbuf();
-    if (std::cin.bad()) return false;
-  } else {
-    std::ifstream file(name, std::ios::binary);
-    if (!file) return false;
-    buffer << file.rdbuf();
-    if (file.bad()) return false;
-  }
-  *text = buffer.str();
-  return true;
-}
 
 int report_invalid(const modctx::Status& status) {
   std::cout << modctx::code_name(status.code) << '\n' << status.message << '\n';
   return kInvalid;
-}
-
-// A safetensors file starts with its 8-byte header length, then '{'; a JSON
-// description starts with '{' (or white space).
-bool looks_like_safetensors(const std::string& name, const std::string& bytes) {
-  const std::string suffix = ".safetensors";
-  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) return true;
-  return bytes.size() >= 9 && bytes[8] == '{' && bytes[0] != '{' && !std::isspace(static_cast<unsigned char>(bytes[0]));
-}
-
-struct CheckOptions {
-  bool values = false;
-  std::optional<std::string> model;  // JSON text of a "model" section
-};
-
-int check(const std::string& name, const CheckOptions& options) {
-  auto text = std::make_shared<std::string>();
-  if (!read_input(name, text.get())) {
-    std::cerr << "modctx: cannot read " << name << ": " << std::strerror(errno) << '\n';
-    return kUsage;
-  }
-  modctx::cli::Description description;
-  try {
-    if (looks_like_safetensors(name, *text)) {
-      // The bytes are already in memory: load from them (zero copy over the buffer).
-      const void* base = text->data();
-      modctx::LoadedContext loaded = modctx::load_safetensors_from_memory(base, text->size(), text, name);
-      description.fields = std::move(loaded.fields);
-      if (loaded.forward) {
-        description.forward.emplace();
-        description.forward->tokens = loaded.forward->tokens;
-        description.forward->kv_caches = loaded.forward->kv_caches;
-      }
-    } else {
-      description = modctx::cli::parse_description(*text);
-    }
-    if (options.model) {
-      description.model = modctx::cli::parse_model_text(*options.model);
-      if (!description.forward)
-        throw modctx::cli::DescriptionError("/forward", "a model check needs the forward arguments, and " + name +
-                                                            " has none");
-    }
-  } catch (const modctx::cli::DescriptionError& e) {
-    std::cerr << "modctx: " << name << ": " << (e.path().empty() ? "" : e.path() + ": ") << e.what() << '\n';
-    return kUsage;
-  } catch (const modctx::Error& e) {
-    // The safetensors loader's messages start with the file's name.
-    std::cerr << "modctx: " << e.what() << " (" << modctx::code_name(e.code()) << ")\n";
-    return kUsage;
-  }
-  modctx::ModalityContext context;
-  modctx::Status status = modctx::ModalityContext::make(std::move(description.fields), &context);
-  if (!status.ok()) return report_invalid(status);
-  if (description.model) {
-    const auto& fw = *description.forward;
-    modctx::ModelForward forward;
-    forward.has_tokens = fw.tokens.has_value();
-    if (fw.tokens) forward.tokens_shape = *fw.tokens;
-    forward.has_kv_caches = fw.kv_caches;
-    status = modctx::validate_model(&context, *description.model, forward, modctx::ValueChecks{options.values});
-  } else if (description.forward) {
-    status = modctx::validate_forward(&context, description.forward->args());
-  }
-  if (!status.ok()) return report_invalid(status);
-  if (options.values && !description.model) {
-    std::cerr << "modctx: " << name << ": --values needs a model (a \"model\" section or --model)\n";
-    return kUsage;
-  }
-  std::cout << "OK\n" << context.describe() << '\n';
-  return kValid;
 }
 
 // "1,1,0;1,0,0" -> a (2, 3) bool tensor; empty optional when malformed.
@@ -271,16 +186,14 @@ int run(int argc, char** argv) {
     return kValid;
   }
   if (argc >= 2 && !std::strcmp(argv[1], "check")) {
-    CheckOptions options;
-    int i = 2;
-    for (; i < argc - 1; ++i) {
-      if (!std::strcmp(argv[i], "--values")) options.values = true;
-      else if (!std::strcmp(argv[i], "--model") && i + 1 < argc - 1) options.model = argv[++i];
-      else break;
-    }
-    if (i == argc - 1) return check(argv[i], options);
-    std::cerr << "modctx: check takes one FILE, after the options --values and --model JSON\n";
+    return modctx::cli::check_command(argc - 2, argv + 2);
   } else if (argc >= 2 && !std::strcmp(argv[1], "compose")) {
+    for (int i = 2; i < argc; ++i) {
+      if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+        std::cout << kComposeUsage << kComposeHelp;
+        return kValid;
+      }
+    }
     return compose(argc - 1, argv + 1);
   } else if (argc >= 2) {
     std::cerr << "modctx: unknown command \"" << argv[1] << "\"\n";

@@ -1,0 +1,93 @@
+// One input checked (see check.hpp).
+#include "cli/check.hpp"
+
+#include <memory>
+#include <utility>
+
+#include "cli/input.hpp"
+#include "modctx/modctx.hpp"
+
+namespace modctx::cli {
+
+namespace {
+
+Verdict invalid(const Status& status) {
+  Verdict v;
+  v.outcome = Outcome::invalid;
+  v.code = status.code;
+  v.message = status.message;
+  return v;
+}
+
+// The loader's messages start with the input's name: the multi-file output
+// gives the name once, at the start of the line.
+std::string without_name(const std::string& message, const std::string& name) {
+  const std::string prefix = name + ": ";
+  return message.compare(0, prefix.size(), prefix) == 0 ? message.substr(prefix.size()) : message;
+}
+
+Description describe_input(const std::string& name, bool from_walk, const CheckOptions& options) {
+  const Document doc = read_document(name, from_walk);
+  Description description;
+  if (doc.format == Document::Format::safetensors) {
+    LoadedContext loaded = doc.bytes ? load_safetensors_from_memory(doc.bytes->data(), doc.bytes->size(), doc.bytes, name)
+                                     : load_safetensors(name);
+    description.fields = std::move(loaded.fields);
+    if (loaded.forward) {
+      description.forward.emplace();
+      description.forward->tokens = std::move(loaded.forward->tokens);
+      description.forward->kv_caches = loaded.forward->kv_caches;
+    }
+    if (options.forward) description.forward = options.forward;
+  } else {
+    description = parse_description(*doc.bytes, options.forward);
+  }
+  if (options.model) {
+    description.model = options.model;
+    if (!description.forward)
+      throw DescriptionError("/forward", "a model check needs the forward arguments, and " + name +
+                                             " has none (give them with --forward)");
+  }
+  return description;
+}
+
+}  // namespace
+
+Verdict check_input(const std::string& name, bool from_walk, const CheckOptions& options) {
+  Description description;
+  try {
+    description = describe_input(name, from_walk, options);
+  } catch (const InputError& e) {
+    return unreadable(e.code(), e.what(), e.diagnostic());
+  } catch (const DescriptionError& e) {
+    const std::string message = (e.path().empty() ? "" : e.path() + ": ") + e.what();
+    return unreadable(Code::format, message, name + ": " + message);
+  } catch (const Error& e) {
+    // The safetensors loader's: FORMAT, UNSUPPORTED or IO.
+    return unreadable(e.code(), without_name(e.what(), name),
+                      std::string(e.what()) + " (" + code_name(e.code()) + ")");
+  }
+  ModalityContext context;
+  Status status = ModalityContext::make(std::move(description.fields), &context);
+  if (!status.ok()) return invalid(status);
+  if (description.model) {
+    const auto& fw = *description.forward;
+    ModelForward forward;
+    forward.has_tokens = fw.tokens.has_value();
+    if (fw.tokens) forward.tokens_shape = *fw.tokens;
+    forward.has_kv_caches = fw.kv_caches;
+    status = validate_model(&context, *description.model, forward, ValueChecks{options.values});
+  } else if (description.forward) {
+    status = validate_forward(&context, description.forward->args());
+  }
+  if (!status.ok()) return invalid(status);
+  if (options.values && !description.model) {
+    const std::string message = "--values needs a model (a \"model\" section or --model)";
+    return unreadable(Code::invalid_argument, message, name + ": " + message);
+  }
+  Verdict v;
+  v.describe = context.describe();
+  return v;
+}
+
+}  // namespace modctx::cli

@@ -1,0 +1,168 @@
+// `modctx check PATH...`: options, then every input in order (see check.hpp
+// for one input, walk.hpp for paths, report.hpp for the output).
+#include "cli/check_command.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/check.hpp"
+#include "cli/input.hpp"
+#include "cli/report.hpp"
+#include "cli/walk.hpp"
+
+namespace modctx::cli {
+
+const char* const kCheckUsage =
+    "usage: modctx check [--values] [--model JSON] [--forward ARGS] [--format text|json] [--verbose] PATH...\n"
+    "                    check the contexts in the files (JSON or safetensors; \"-\": standard input)\n"
+    "                    and directories (walked for *.json and *.safetensors) given\n";
+
+namespace {
+
+constexpr int kUsage = 2;
+
+const char* const kCheckHelp =
+    "\n"
+    "Options (they apply to every file):\n"
+    "  --values          also run the checks that read tensor values (modality_ids in\n"
+    "                    [0, num_modalities)); they need a model (a \"model\" section or\n"
+    "                    --model) and tensors with data (safetensors files)\n"
+    "  --model JSON      check against this model, e.g. '{\"arch\": \"mot\", \"hidden_size\": 4096}'\n"
+    "                    (replaces a file's \"model\" section; needs forward arguments)\n"
+    "  --forward ARGS    the forward arguments, replacing a file's own (its \"forward\" section,\n"
+    "                    or those a safetensors file saved): tokens=2,24 | tokens=none,kv_caches |\n"
+    "                    kv_caches=false | the JSON of a \"forward\" section, such as\n"
+    "                    '{\"tokens\": [2, 24], \"kv_caches\": false}'\n"
+    "  --format json     one JSON object per line per file: path, status (valid, invalid,\n"
+    "                    unreadable), code, message, and describe for a valid context; a name\n"
+    "                    that is not UTF-8 has U+FFFD for each bad byte, its bytes in path_bytes\n"
+    "                    (base64)\n"
+    "  --verbose, -v     text output: a \"PATH: OK\" line for valid files too\n"
+    "  --                the arguments after it are paths, even if they start with \"-\"\n"
+    "\n"
+    "One file (or \"-\"): \"OK\" and the context's description, or the failed check's code and\n"
+    "its message on two lines; for unreadable input, a message on standard error.\n"
+    "Several paths, or a directory: a line \"PATH: CODE: message\" for each file that is not\n"
+    "valid, then \"N checked: V valid, I invalid, U unreadable\"; progress on standard error\n"
+    "when it is a terminal and the run lasts more than a second. A directory is walked\n"
+    "recursively, in byte order of names, following symbolic links; a link that leads back\n"
+    "into the walk (a loop), a directory that cannot be listed, a FIFO or a device found in\n"
+    "a walk are reported as unreadable, never followed or read. A path that does not exist\n"
+    "among several is a usage error (nothing is checked).\n"
+    "\n"
+    "Limits: a JSON document at most 64 MiB (enforced while reading: /dev/zero on standard\n"
+    "input stops there), nested at most 32 levels, each key once per object (a duplicate key\n"
+    "is an error naming its JSON path); a safetensors header at most 100 MB; a safetensors\n"
+    "file on standard input or a FIFO at most its header and 1 GiB of tensor data (files\n"
+    "given by path are mapped, not read). A FIFO named on the command line is read as a\n"
+    "stream (e.g. <(cat ctx.json)); character and block devices and sockets are refused.\n"
+    "\n"
+    "Exit status: 0 every context valid, 1 at least one invalid and none unreadable, 2 any\n"
+    "unreadable, or a usage error.\n";
+
+int usage_error(const std::string& message) {
+  std::cerr << "modctx: " << message << '\n' << kCheckUsage;
+  return kUsage;
+}
+
+// "does not exist" for a path among several: ENOENT or ENOTDIR.
+bool missing(const std::string& path, int* err) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) return false;
+  *err = errno;
+  return errno == ENOENT || errno == ENOTDIR;
+}
+
+}  // namespace
+
+int check_command(int argc, char** argv) {
+  const auto started = std::chrono::steady_clock::now();
+  std::ios::sync_with_stdio(false);  // standard output fully buffered: one write per many lines
+  CheckOptions options;
+  Format format = Format::text;
+  bool verbose = false, paths_only = false;
+  std::vector<std::string> paths;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (paths_only || arg.size() < 2 || arg[0] != '-') {
+      paths.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      paths_only = true;
+      continue;
+    }
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kCheckUsage << kCheckHelp;
+      return 0;
+    }
+    if (arg == "--values") {
+      options.values = true;
+      continue;
+    }
+    if (arg == "--verbose" || arg == "-v") {
+      verbose = true;
+      continue;
+    }
+    // Options with a value: "--model JSON" or "--model=JSON".
+    std::string value;
+    const size_t eq = arg.find('=');
+    if (eq != std::string::npos && arg.rfind("--", 0) == 0) {
+      value = arg.substr(eq + 1);
+      arg.erase(eq);
+    } else if (arg == "--model" || arg == "--forward" || arg == "--format") {
+      if (i + 1 >= argc) return usage_error("check: " + arg + " needs a value");
+      value = argv[++i];
+    }
+    try {
+      if (arg == "--model") options.model = parse_model_text(value);
+      else if (arg == "--forward") options.forward = parse_forward_text(value);
+      else if (arg == "--format" && (value == "text" || value == "json")) format = value == "json" ? Format::json : Format::text;
+      else if (arg == "--format") return usage_error("check: --format is text or json, not \"" + value + "\"");
+      else return usage_error("check: unknown option " + arg);
+    } catch (const DescriptionError& e) {
+      std::cerr << "modctx: " << e.path() << ": " << e.what() << '\n';
+      return kUsage;
+    }
+  }
+  if (paths.empty()) return usage_error("check needs a PATH (\"-\" for standard input)");
+  size_t stdin_count = 0;
+  bool any_missing = false;
+  for (const std::string& path : paths) {
+    int err = 0;
+    if (path == "-") ++stdin_count;
+    else if (paths.size() > 1 && missing(path, &err)) {
+      std::cerr << "modctx: check: " << path << ": " << std::strerror(err) << '\n';
+      any_missing = true;
+    }
+  }
+  if (any_missing) return usage_error("check: nothing was checked");
+  if (stdin_count > 1) return usage_error("check: \"-\" (standard input) given more than once");
+
+  const std::vector<Target> targets = expand_paths(paths);
+  if (format == Format::text && paths.size() == 1 && targets.size() == 1 && !targets[0].from_walk) {
+    // One file: the output of the one-file checker, unchanged.
+    const Verdict verdict = check_input(targets[0].path, false, options);
+    print_single(verdict);
+    std::cout.flush();
+    return exit_status(verdict.outcome);
+  }
+  if (targets.empty()) {
+    std::string list;
+    for (const std::string& path : paths) list += (list.empty() ? "" : ", ") + path;
+    std::cerr << "modctx: check: no .json or .safetensors file in " << list << '\n';
+    return kUsage;
+  }
+  Report report(format, verbose, targets.size(), started);
+  for (const Target& t : targets)
+    report.add(t.path, t.has_problem ? t.problem : check_input(t.path, t.from_walk, options));
+  return report.finish();
+}
+
+}  // namespace modctx::cli

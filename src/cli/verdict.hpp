@@ -1,0 +1,42 @@
+// The checker's answer for one input, whatever the output format.
+#pragma once
+
+#include <string>
+
+#include "modctx/status.hpp"
+
+namespace modctx::cli {
+
+enum class Outcome {
+  valid,       // exit 0
+  invalid,     // a check failed: exit 1
+  unreadable,  // not a usable context, or cannot be checked as asked: exit 2
+};
+
+struct Verdict {
+  Outcome outcome = Outcome::valid;
+  Code code = Code::ok;     // the failed check's code, or why the input is unreadable
+  std::string message;      // the check's exact message; for unreadable input what is wrong, without the name
+  std::string describe;     // valid: ModalityContext::describe()
+  std::string diagnostic;   // unreadable: the one-file checker's standard-error line, after "modctx: "
+};
+
+inline Verdict unreadable(Code code, std::string message, std::string diagnostic) {
+  Verdict v;
+  v.outcome = Outcome::unreadable;
+  v.code = code;
+  v.message = std::move(message);
+  v.diagnostic = std::move(diagnostic);
+  return v;
+}
+
+// The exit status for a verdict (and the worst over many).
+inline int exit_status(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::valid: return 0;
+    case Outcome::invalid: return 1;
+    default: return 2;
+  }
+}
+
+}  // namespace modctx::cli
