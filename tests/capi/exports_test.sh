@@ -24,7 +24,13 @@ for f in modctx_builder_new modctx_builder_free modctx_builder_set_dlpack modctx
 done
 soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 [ "$soname" = "libmodctx.so.1" ] || { echo "FAIL: SONAME is '$soname', wanted libmodctx.so.1"; failed=$((failed + 1)); }
+# The file's name carries the SONAME's version first (libmodctx.so.1.MINOR.PATCH).
+file=$(basename "$(readlink -f "$lib")")
+case "$file" in
+  "$soname" | "$soname".*) ;;
+  *) echo "FAIL: the library file is $file, which does not start with its SONAME $soname"; failed=$((failed + 1)) ;;
+esac
 count=$(echo "$symbols" | wc -l)
-echo "$count symbols exported, all modctx_*; SONAME $soname"
-echo "$((3 - (failed > 0 ? 1 : 0))) passed, $failed failed"
+echo "$count symbols exported, all modctx_*; SONAME $soname, file $file"
+echo "$((4 - (failed > 0 ? 1 : 0))) passed, $failed failed"
 [ $failed -eq 0 ]
