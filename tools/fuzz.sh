@@ -21,14 +21,26 @@ fuzz_jobs=${FUZZ_JOBS:-1}
 build=build-fuzz
 flags="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all"
 
+# quietly LOG COMMAND...: COMMAND's output goes to LOG; on failure LOG is printed.
+quietly() {
+  local log=$1
+  shift
+  mkdir -p "$(dirname "$log")"
+  "$@" >"$log" 2>&1 || {
+    local rc=$?
+    echo "fuzz: '$*' failed with status $rc; its output ($log):"
+    cat "$log"
+    return $rc
+  }
+}
 if [ ! -f $build/build.ninja ]; then
-  CC=clang CXX=clang++ meson setup $build -Dfuzz=true -Dtests=false -Dcli=false \
+  CC=clang CXX=clang++ quietly $build/setup.log meson setup $build -Dfuzz=true -Dtests=false -Dcli=false \
     -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
-    "-Dc_args=$flags" "-Dcpp_args=$flags" >/dev/null
+    "-Dc_args=$flags" "-Dcpp_args=$flags"
 fi
 jobs=()
 [ -n "${MODCTX_JOBS:-}" ] && jobs=(-j "$MODCTX_JOBS")
-meson compile -C $build "${jobs[@]}" >/dev/null
+quietly $build/compile.log meson compile -C $build "${jobs[@]}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -71,7 +83,11 @@ for t in "${targets[@]}"; do
     "$corpus" fuzz/corpus/$t > "$log" 2>&1
   rc=$?
   set -e
-  [ "$fuzz_jobs" -gt 1 ] && cat fuzz-*.log >> "$log" 2>/dev/null && rm -f fuzz-*.log
+  if [ "$fuzz_jobs" -gt 1 ]; then
+    for worker_log in fuzz-*.log; do
+      [ -e "$worker_log" ] && cat "$worker_log" >> "$log" && rm -f "$worker_log"
+    done
+  fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | awk '{s+=$1} END {print s+0}')
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
   if [ $rc -ne 0 ] || grep -qE "ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|FINDING" "$log"; then
