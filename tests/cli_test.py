@@ -271,10 +271,192 @@ for args in ([], ["frobnicate"], ["check"], ["check", "a", "b"]):
     check("usage %r" % args, lambda r: r.returncode == 2 and "usage: modctx check" in r.stderr and r.stdout == "",
           run(args))
 
+# ---- Reading input safely (issue 10): limits, duplicate keys, kinds of files, --help, --forward.
+import tempfile
+import threading
+
+SCRATCH = tempfile.mkdtemp(prefix="modctx-cli-test-")
+
+
+def run_bytes(args, stdin=None, **kwargs):
+    return pool.submit(subprocess.run, [MODCTX] + args, input=stdin, capture_output=True, **kwargs)
+
+
+def unreadable_with(needle):
+    """Exit 2, nothing on standard output, `needle` in the message."""
+    def condition(r):
+        err = r.stderr if isinstance(r.stderr, str) else r.stderr.decode("utf-8", "replace")
+        return r.returncode == 2 and not r.stdout and needle in err
+    return condition
+
+
+def endless_stdin_peak_kib():
+    """/dev/zero on standard input: (exit status, stderr, peak resident KiB).
+    Run alone, so that wait4 gives this process's own peak."""
+    with open("/dev/zero", "rb") as zero:
+        p = subprocess.Popen([MODCTX, "check", "-"], stdin=zero, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = p.stdout.read(), p.stderr.read()
+        _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, out, err.decode(), usage.ru_maxrss
+
+
+rc, out, err, peak = endless_stdin_peak_kib()
+# 64 MiB is read, then reading stops; under sanitizers a process is larger,
+# but nowhere near what endless reading would reach.
+if not (rc == 2 and out == b"" and "-: more than 64 MiB (67108864 bytes), the most a JSON document may have" in err
+        and peak < 512 * 1024):
+    failures += 1
+    print("FAIL /dev/zero on standard input: %r" % ((rc, out, err, peak),))
+
+
+def endless_pipe():
+    """`yes | modctx check -`: a pipe that never ends."""
+    yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
+    try:
+        r = subprocess.run([MODCTX, "check", "-"], stdin=yes.stdout, capture_output=True, text=True)
+    finally:
+        yes.stdout.close()
+        yes.kill()
+        yes.wait()
+    return r
+
+
+check("an endless pipe on standard input", unreadable_with("-: more than 64 MiB"), pool.submit(endless_pipe))
+check("/dev/zero named", unreadable_with("modctx: /dev/zero: a character device, not a file; not read"),
+      run(["check", "/dev/zero"]))
+check("/dev/null named", unreadable_with("modctx: /dev/null: a character device"), run(["check", "/dev/null"]))
+big = os.path.join(SCRATCH, "big.json")
+with open(big, "wb") as f:
+    f.truncate((64 << 20) + 1)  # sparse: nothing is written, and nothing should be read
+check("a JSON file over 64 MiB",
+      unreadable_with("big.json: 67108865 bytes, more than the 64 MiB (67108864 bytes) a JSON document may have; not read"),
+      run(["check", big]))
+empty_dir = os.path.join(SCRATCH, "empty")
+os.mkdir(empty_dir)
+check("a directory with no context", unreadable_with("modctx: check: no .json or .safetensors file in " + empty_dir),
+      run(["check", empty_dir]))
+
+# Duplicate keys at any depth are errors at their JSON path.
+DUPLICATES = [
+    ('{"fields": {}, "fields": {}}', "/fields"),
+    ('{"fields": {"inputs_embeds": {"shape": [1, 2, 3], "dtype": "float32"}, "prefix_embeds": '
+     '{"shape": [1, 2, 3], "dtype": "float32"}, "prefix_embeds": null}}', "/fields/prefix_embeds"),
+    ('{"fields": {"prefix_embeds": {"shape": [1, 2, 3], "dtype": "float32", "dtype": "int64"}}}',
+     "/fields/prefix_embeds/dtype"),
+    ('{"forward": {"tokens": [1, 2], "kv_caches": true, "kv_caches": false}}', "/forward/kv_caches"),
+    ('{"forward": {}, "model": {"arch": "mot", "arch": "text", "hidden_size": 8}}', "/model/arch"),
+    ('{"output_slice": [{"a": 1, "a": 2}, null, null]}', "/output_slice/0/a"),
+    ('{"fields": {"a/b": 1, "a/b": 2}}', "/fields/a~1b"),
+]
+for text, path in DUPLICATES:
+    key = path.rsplit("/", 1)[1].replace("~1", "/").replace("~0", "~")
+    check("duplicate key at %s" % path,
+          unreadable_with('modctx: -: %s: duplicate key "%s" (a key may appear once in an object)' % (path, key)),
+          run(["check", "-"], text))
+check("nesting deeper than 32 levels",
+      unreadable_with("modctx: -: /forward/tokens" + "/0" * 30 + ": JSON nested deeper than 32 levels"),
+      run(["check", "-"], '{"forward": {"tokens": ' + "[" * 40 + "]" * 40 + "}}"))
+
+
+def through_fifo(text):
+    """A FIFO named on the command line, as `<(cat ctx.json)` gives one."""
+    fifo = tempfile.mktemp(dir=SCRATCH, suffix=".fifo")
+    os.mkfifo(fifo)
+
+    def write():
+        with open(fifo, "w") as f:  # waits for the checker to open it
+            f.write(text)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    r = subprocess.run([MODCTX, "check", fifo], capture_output=True, text=True)
+    writer.join()
+    return r
+
+
+with open(os.path.join(EXAMPLES, "mot.json")) as f:
+    MOT_TEXT = f.read()
+check("a FIFO named on the command line is read", lambda r: (r.returncode, r.stdout) == EXPECTED["mot.json"],
+      pool.submit(through_fifo, MOT_TEXT))
+
+# --help for each command.
+for args, start in ((["check", "--help"], "usage: modctx check"), (["check", "-h"], "usage: modctx check"),
+                    (["check", "--values", "--help", "x.json"], "usage: modctx check"),
+                    (["compose", "--help"], "usage: modctx compose"), (["compose", "mot", "-h"], "usage: modctx compose")):
+    check("help %r" % args, lambda r, s=start: r.returncode == 0 and r.stdout.startswith(s) and r.stderr == "",
+          run(args))
+check("check --help states the limits",
+      lambda r: "64 MiB" in r.stdout and "--forward ARGS" in r.stdout and "Exit status" in r.stdout,
+      run(["check", "--help"]))
+for args, needle in ((["check", "--frobnicate", "x.json"], "check: unknown option --frobnicate"),
+                     (["check", "--format", "xml", "x.json"], "--format is text or json"),
+                     (["check", "--model"], "--model needs a value"),
+                     (["check", "--values"], "check needs a PATH"),
+                     (["check", "-", "-"], "standard input) given more than once")):
+    check("usage %r" % args, lambda r, n=needle: r.returncode == 2 and r.stdout == "" and n in r.stderr and
+          "usage: modctx check" in r.stderr, run(args))
+check("-- ends the options", lambda r: r.returncode == 2 and "cannot read --help: No such file or directory" in r.stderr,
+      run(["check", "--", "--help"]))
+
+# --forward: the forward arguments on the command line, replacing the file's.
+NO_FORWARD = '{"fields": {"inputs_embeds": {"shape": [2, 24, 8], "dtype": "float32"}}}'
+KV_ONLY = "MODCTX_ERR_KV_CACHE\nmodality.prefix_embeds is training-only; cannot be combined with kv_caches\n"
+PREFIX = '{"fields": {"prefix_embeds": {"shape": [2, 4, 8], "dtype": "float32"}}, "forward": {"tokens": [2, 3]}}'
+FORWARD = [
+    (["--forward", "tokens=2,24"], NO_FORWARD, 1, "MODCTX_ERR_FORWARD_INPUTS\nTransformer.forward requires exactly one "
+                                                  "of tokens or modality.inputs_embeds\n"),
+    (["--forward", "tokens=none"], NO_FORWARD, 0, None),
+    (["--forward", '{"tokens": null, "kv_caches": false}'], NO_FORWARD, 0, None),
+    (["--forward=tokens=2,3,kv_caches"], PREFIX, 1, KV_ONLY),
+    (["--forward", "kv_caches=true, tokens=2,3"], PREFIX, 1, KV_ONLY),
+    (["--forward", '{"tokens": [2, 3], "kv_caches": true}'], PREFIX, 1, KV_ONLY),
+    # replaces the document's own forward section (which has no KV caches)
+    (["--forward", "tokens=2,3,kv_caches=false"], PREFIX, 0, None),
+    (["--forward", "tokens=2,3", "--model", '{"arch": "joint_decoder", "hidden_size": 16}'], PREFIX, 1,
+     "MODCTX_ERR_SHAPE\nmodality.prefix_embeds hidden size 8 does not match the model's hidden_size 16\n"),
+    # a model section without forward arguments is accepted when --forward gives them
+    (["--forward", "tokens=2,3"], '{"fields": {}, "model": {"arch": "text", "hidden_size": 8}}', 0, None),
+]
+for args, text, status, stdout in FORWARD:
+    check("--forward %r" % args, lambda r, s=status, o=stdout: r.returncode == s and (
+        o is None and r.stdout.startswith("OK\n") or r.stdout == o), run(["check"] + args + ["-"], text))
+for value, needle in (("tokens=2,x", '--forward: "x" is not a size in "tokens=2,x"'),
+                      ("tokens=1,tokens=2", "--forward: tokens given twice"),
+                      ("kv_caches,kv_caches", "--forward: kv_caches given twice"),
+                      ("", "--forward: an empty item"), ("batch=2", '--forward: unknown item "batch=2"'),
+                      ('{"tokens": 5}', "--forward/tokens: expected a shape"),
+                      ('{"tokens": [1], "kv": 1}', '--forward/kv: unknown key "kv"'),
+                      ('{"tokens": [1]', "--forward: malformed JSON"),
+                      ("tokens=-1", '"-1" is not a size')):
+    check("--forward %r" % value, lambda r, n=needle: r.returncode == 2 and r.stdout == "" and n in r.stderr,
+          run(["check", "--forward", value, os.path.join(EXAMPLES, "mot.json")]))
+# A safetensors file from another writer (no forward arguments saved), model-checked with --forward.
+with open(MOT_FILE, "rb") as f:
+    raw = f.read()
+import json as _json
+import struct as _struct
+header_len = _struct.unpack("<Q", raw[:8])[0]
+header = _json.loads(raw[8:8 + header_len])
+del header["__metadata__"]
+foreign_header = _json.dumps(header).encode()
+foreign_header += b" " * (-len(foreign_header) % 8)
+FOREIGN = os.path.join(SCRATCH, "foreign.safetensors")
+with open(FOREIGN, "wb") as f:
+    f.write(_struct.pack("<Q", len(foreign_header)) + foreign_header + raw[8 + header_len:])
+check("foreign safetensors without forward arguments, --model alone",
+      unreadable_with("a model check needs the forward arguments, and %s has none (give them with --forward)" % FOREIGN),
+      run(["check", "--model", MOT_MODEL, FOREIGN]))
+check("foreign safetensors, --model and --forward",
+      lambda r: (r.returncode, r.stdout) == (0, MOT_FILE_OUT.replace("output_slice=slice(2, None, None), ", "")),
+      run(["check", "--values", "--model", MOT_MODEL, "--forward", "tokens=1,2", FOREIGN]))
+
 for name, condition_of, future in checks:
     r = future.result()
     if not condition_of(r):
         failures += 1
         print("FAIL %s: %r" % (name, (r.returncode, r.stdout, r.stderr)))
+import shutil
+shutil.rmtree(SCRATCH)
 print("%d passed, %d failed" % (len(checks) + 1 - failures, failures))
 sys.exit(1 if failures else 0)
