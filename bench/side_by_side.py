@@ -404,11 +404,16 @@ def run_google_benchmark(binary, out_json, reps, min_seconds, log):
 
 
 def libtorch_of(libmodctx):
+    # libmodctx.so.1 needs libc10 alone; LibTorch's operator library is beside it.
     out = subprocess.run(["ldd", libmodctx], check=True, capture_output=True, text=True).stdout
-    m = re.search(r"libtorch_cpu\.so[^ ]* => (\S+)", out)
+    m = re.search(r"libc10\.so[^ ]* => (\S+)", out)
     if not m:
-        raise SystemExit(f"cannot find libtorch_cpu in `ldd {libmodctx}`")
-    return m.group(1)
+        raise SystemExit(f"cannot find libc10 in `ldd {libmodctx}`")
+    folder = os.path.dirname(m.group(1))
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("libtorch_cpu.so"):
+            return os.path.join(folder, name)
+    raise SystemExit(f"cannot find libtorch_cpu beside {m.group(1)}")
 
 
 def load_costs(load_time, libmodctx, runs, log):
@@ -581,8 +586,8 @@ def report(cpp, py, load, ctx, args):
         ms = lambda k: f"{load[k] * 1e3:.1f} ms"
         us = lambda v: f"{v * 1e6:.0f} us"
         out.append(table(["what", "CPU time", "wall time"], [
-            ["dlopen LibTorch alone (libtorch_cpu)", ms("torch_dlopen_cpu"), ms("torch_dlopen")],
-            ["dlopen libmodctx.so.1 (LibTorch with it)", ms("modctx_dlopen_cpu"), ms("modctx_dlopen")],
+            ["dlopen LibTorch's operators alone (libtorch_cpu)", ms("torch_dlopen_cpu"), ms("torch_dlopen")],
+            ["dlopen libmodctx.so.1 (it needs libc10 alone)", ms("modctx_dlopen_cpu"), ms("modctx_dlopen")],
             ["dlopen modctx to the first built + checked MoT context", ms("modctx_first_context_cpu"),
              ms("modctx_first_context")],
             ["  of which the first context, after dlopen",
@@ -591,6 +596,15 @@ def report(cpp, py, load, ctx, args):
             ["the second context", us(load["modctx_second_context_cpu"]), us(load["modctx_second_context"])],
             ["Python `import torch`, for comparison", ms("python_import_torch_cpu"), ms("python_import_torch")],
         ]))
+        out.append("")
+        mib = lambda k: f"{load[k] / 1024:.1f} MiB"
+        out.append(table(["process", "peak resident memory (median)"], [
+            ["dlopen libtorch_cpu", mib("torch_peak_rss_kib")],
+            ["dlopen libmodctx.so.1, two MoT contexts", mib("modctx_peak_rss_kib")],
+        ]))
+        out.append("")
+        out.append(f"modctx to the first context against libtorch_cpu's dlopen, wall: 1/"
+                   f"{load['torch_dlopen'] / load['modctx_first_context']:.0f}")
         out.append("")
     # The targets.
     out.append("## Targets")
