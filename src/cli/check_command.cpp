@@ -54,7 +54,7 @@ const char* const kCheckHelp =
     "recursively, in byte order of names, following symbolic links; a link that leads back\n"
     "into the walk (a loop), a directory that cannot be listed, a FIFO or a device found in\n"
     "a walk are reported as unreadable, never followed or read. A path that does not exist\n"
-    "among several is a usage error (nothing is checked).\n"
+    "among several is a usage error (nothing is checked), and so is finding no file to check.\n"
     "\n"
     "Limits: a JSON document at most 64 MiB (enforced while reading: /dev/zero on standard\n"
     "input stops there), nested at most 32 levels, each key once per object (a duplicate key\n"

@@ -111,7 +111,9 @@ std::string text_line(const std::string& path, const Verdict& verdict) {
 }
 
 Report::Report(Format format, bool verbose, size_t total, Clock::time_point started)
-    : format_(format), verbose_(verbose), total_(total), tty_(::isatty(STDERR_FILENO) == 1), started_(started), last_progress_(started) {}
+    : format_(format), verbose_(verbose), total_(total), tty_(::isatty(STDERR_FILENO) == 1),
+      stdout_tty_(::isatty(STDOUT_FILENO) == 1),
+      started_(started), last_progress_(started) {}
 
 void Report::add(const std::string& path, const Verdict& verdict) {
   switch (verdict.outcome) {
@@ -121,7 +123,7 @@ void Report::add(const std::string& path, const Verdict& verdict) {
   }
   const bool print = format_ == Format::json || verbose_ || verdict.outcome != Outcome::valid;
   if (print) {
-    clear_progress();
+    if (stdout_tty_) clear_progress();  // the same terminal, most likely: the line replaces the progress
     std::cout << (format_ == Format::json ? json_line(path, verdict) : text_line(path, verdict));
   }
   if (tty_) progress();

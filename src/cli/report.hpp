@@ -52,7 +52,8 @@ class Report {
   Format format_;
   bool verbose_;
   size_t total_, valid_ = 0, invalid_ = 0, unreadable_ = 0;
-  bool tty_;
+  bool tty_;         // standard error is a terminal: progress
+  bool stdout_tty_;  // standard output is one too: clear the progress before a result line
   bool progress_shown_ = false;
   Clock::time_point started_, last_progress_;
 };
