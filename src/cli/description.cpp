@@ -2,11 +2,12 @@
 // unusable ends in a DescriptionError that names the JSON path at fault.
 #include "cli/description.hpp"
 
-#include <ATen/ops/from_blob.h>
 #include <c10/core/Device.h>
 #include <c10/util/Exception.h>
 
 #include <nlohmann/json.hpp>
+
+#include "modctx/tensor.hpp"
 
 namespace modctx::cli {
 
@@ -381,12 +382,8 @@ bool parse_dtype(const std::string& name, at::ScalarType* out) noexcept {
 }
 
 at::Tensor metadata_tensor(const std::vector<int64_t>& shape, at::ScalarType dtype, at::Device device) {
-  // No data pointer and an explicit target device: LibTorch neither allocates
-  // nor asks a device runtime where the (absent) memory lives.
-  return at::for_blob(nullptr, shape)
-      .options(at::TensorOptions().dtype(dtype))
-      .target_device(device)
-      .make_tensor();
+  // No data: nothing is allocated, no device runtime is asked anything.
+  return modctx::make_metadata_tensor(shape, dtype, device);
 }
 
 Description parse_description(const std::string& text, const std::optional<ForwardDescription>& forward) {

@@ -6,7 +6,8 @@
 // Exit status: 0 the context is valid, 1 it is invalid (first line: the
 // check's code; second line: its exact message), 2 unreadable input or a
 // usage error (a message on standard error).
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <c10/core/DynamicCast.h>
 
 #include <cctype>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "cli/check_command.hpp"
 #include "cli/description.hpp"
 #include "modctx/modctx.hpp"
+#include "modctx/tensor.hpp"
 
 namespace {
 
@@ -88,8 +90,9 @@ std::optional<at::Tensor> parse_frame_mask(const std::string& text) {
   }
   for (const auto& row : rows)
     if (row.empty() || row.size() != rows[0].size()) return std::nullopt;
-  at::Tensor mask = at::empty({static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())}, at::kBool);
-  auto* data = mask.data_ptr<bool>();
+  at::Tensor mask =
+      modctx::allocate_cpu_tensor({static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())}, at::kBool);
+  auto* data = static_cast<bool*>(mask.data_ptr());
   for (const auto& row : rows)
     for (bool bit : row) *data++ = bit;
   return mask;
@@ -97,14 +100,16 @@ std::optional<at::Tensor> parse_frame_mask(const std::string& text) {
 
 void print_values(const char* name, const at::Tensor& t) {
   if (!t.defined() || !t.is_cpu() || t.numel() > 4096) return;
-  const at::Tensor v = t.to(at::kLong).contiguous();
-  const int64_t* p = v.data_ptr<int64_t>();
+  const auto* base = static_cast<const char*>(t.data_ptr());
+  const int64_t itemsize = static_cast<int64_t>(t.element_size()), cols = t.size(1);
   std::cout << name << " =";
-  const int64_t rows = t.size(0), cols = t.size(1);
-  for (int64_t i = 0; i < rows; ++i) {
-    std::cout << (i ? "; " : " ");
-    for (int64_t j = 0; j < cols; ++j) std::cout << (j ? "," : "") << p[i * cols + j];
-  }
+  int64_t k = 0;
+  modctx::for_each_offset(t, [&](int64_t offset) {
+    if (k % cols == 0) std::cout << (k ? "; " : " ");
+    else std::cout << ',';
+    std::cout << c10::fetch_and_cast<int64_t>(t.scalar_type(), base + offset * itemsize);
+    ++k;
+  });
   std::cout << '\n';
 }
 
@@ -158,14 +163,17 @@ int compose(int argc, char** argv) {
   in.image_embeds = modctx::cli::metadata_tensor(*image, dtype, device);  // no data: never read
   in.input_ids_shape = *tokens;
   in.input_ids_device = device;
-  if (frames) frame_mask = at::ones({(*image)[0], *frames}, at::kBool);
+  if (frames) {
+    frame_mask = modctx::allocate_cpu_tensor({(*image)[0], *frames}, at::kBool);
+    std::memset(frame_mask->data_ptr(), 1, static_cast<size_t>(frame_mask->numel()));
+  }
   if (frame_mask) {
     in.frame_mask = device.is_cpu() ? *frame_mask
                                     : modctx::cli::metadata_tensor(frame_mask->sizes().vec(), at::kBool, device);
   }
   modctx::ModalityContext context;
   try {
-    context = modctx::compose(arch, in);
+    context = modctx::cpu_only::compose(arch, in);
   } catch (const modctx::Error& e) {
     return report_invalid(modctx::Status::failure(e.code(), e.what()));
   }
