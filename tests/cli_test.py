@@ -451,6 +451,19 @@ check("foreign safetensors, --model and --forward",
       lambda r: (r.returncode, r.stdout) == (0, MOT_FILE_OUT.replace("output_slice=slice(2, None, None), ", "")),
       run(["check", "--values", "--model", MOT_MODEL, "--forward", "tokens=1,2", FOREIGN]))
 
+# A safetensors file over 64 MiB is mapped, not read (sparse: its data is never touched).
+big_header = _json.dumps({"inputs_embeds": {"dtype": "F32", "shape": [1, 4352, 4096],
+                                            "data_offsets": [0, 4352 * 4096 * 4]}}).encode()
+big_header += b" " * (-len(big_header) % 8)
+for name in ("big.safetensors", "big_safetensors.bin"):  # by its name, and by its first bytes
+    path = os.path.join(SCRATCH, name)
+    with open(path, "wb") as f:
+        f.write(_struct.pack("<Q", len(big_header)) + big_header)
+        f.truncate(8 + len(big_header) + 4352 * 4096 * 4)
+    check("a safetensors file over 64 MiB (%s)" % name,
+          lambda r: (r.returncode, r.stdout) == (0, "OK\nModalityContext(inputs_embeds=Tensor[1, 4352, 4096] float32 cpu)\n"),
+          run(["check", path]))
+
 for name, condition_of, future in checks:
     r = future.result()
     if not condition_of(r):

@@ -133,10 +133,8 @@ Document read_regular(int fd, const struct stat& st, const std::string& name) {
 
 class Fd {
  public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
+  explicit Fd(int fd) : fd_(fd) {}  // an open descriptor
+  ~Fd() { ::close(fd_); }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
