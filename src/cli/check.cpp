@@ -2,6 +2,7 @@
 #include "cli/check.hpp"
 
 #include <memory>
+#include <new>
 #include <utility>
 
 #include "cli/input.hpp"
@@ -66,6 +67,11 @@ Verdict check_input(const std::string& name, bool from_walk, const CheckOptions&
     // The safetensors loader's: FORMAT, UNSUPPORTED or IO.
     return unreadable(e.code(), without_name(e.what(), name),
                       std::string(e.what()) + " (" + code_name(e.code()) + ")");
+  } catch (const std::bad_alloc&) {
+    // Under a memory limit smaller than what the input needs (a JSON document
+    // may take 64 MiB): this input is unreadable here, the others still run.
+    const std::string message = "out of memory while reading it (a JSON document may take up to 64 MiB)";
+    return unreadable(Code::out_of_memory, message, name + ": " + message);
   }
   ModalityContext context;
   Status status = ModalityContext::make(std::move(description.fields), &context);

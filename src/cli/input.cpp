@@ -85,10 +85,14 @@ Document read_stream(int fd, const std::string& name) {
            "a safetensors stream longer than " + std::to_string(limit) +
                " bytes (its header and 1 GiB of tensor data, the most read from a stream); "
                "give the file's path instead (files are mapped, not read)");
-  } else if (!ended && (bytes->reserve(kMaxJsonBytes + 1), !fill(fd, bytes.get(), kMaxJsonBytes + 1, name))) {
-    // Reserved at once: address space only, until read; no copy as it grows.
-    fail(Code::format, name,
-         "more than " + mib(kMaxJsonBytes) + ", the most a JSON document may have; stopped reading");
+  } else if (!ended && !fill(fd, bytes.get(), size_t{1} << 20, name)) {
+    // Past 1 MiB the whole limit is reserved at once (address space until
+    // read): growing to 64 MiB then never copies, so the peak is the limit,
+    // not one and a half times it. Smaller documents never reserve it.
+    bytes->reserve(kMaxJsonBytes + 1);
+    if (!fill(fd, bytes.get(), kMaxJsonBytes + 1, name))
+      fail(Code::format, name,
+           "more than " + mib(kMaxJsonBytes) + ", the most a JSON document may have; stopped reading");
   }
   doc.bytes = std::move(bytes);
   return doc;
