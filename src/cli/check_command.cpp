@@ -59,9 +59,10 @@ const char* const kCheckHelp =
     "Limits: a JSON document at most 64 MiB (enforced while reading: /dev/zero on standard\n"
     "input stops there), nested at most 32 levels, each key once per object (a duplicate key\n"
     "is an error naming its JSON path); a safetensors header at most 100 MB; a safetensors\n"
-    "file on standard input or a FIFO at most its header and 1 GiB of tensor data (files\n"
-    "given by path are mapped, not read). A FIFO named on the command line is read as a\n"
-    "stream (e.g. <(cat ctx.json)); character and block devices and sockets are refused.\n"
+    "file on standard input or a FIFO at most its header and 1 GiB of tensor data (a file\n"
+    "given by path is read up to 64 MiB and mapped beyond). A FIFO named on the command line\n"
+    "is read as a stream (e.g. <(cat ctx.json)); character and block devices and sockets\n"
+    "are refused.\n"
     "\n"
     "Exit status: 0 every context valid, 1 at least one invalid and none unreadable, 2 any\n"
     "unreadable, or a usage error.\n";

@@ -84,7 +84,7 @@ Document read_stream(int fd, const std::string& name) {
       fail(Code::format, name,
            "a safetensors stream longer than " + std::to_string(limit) +
                " bytes (its header and 1 GiB of tensor data, the most read from a stream); "
-               "give the file's path instead (files are mapped, not read)");
+               "give the file's path instead (a large file is mapped, not read)");
   } else if (!ended && !fill(fd, bytes.get(), size_t{1} << 20, name)) {
     // Past 1 MiB the whole limit is reserved at once (address space until
     // read): growing to 64 MiB then never copies, so the peak is the limit,

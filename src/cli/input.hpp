@@ -5,8 +5,9 @@
 // - a JSON document: at most kMaxJsonBytes (64 MiB), from a file or a stream;
 //   a regular file larger than that is refused before reading, a stream is
 //   read no further than the limit;
-// - a safetensors file given by path is mapped, not read (the loader's own
-//   rules apply, its header at most 100 MB);
+// - a safetensors file given by path is read when it has at most 64 MiB
+//   (one read is cheaper than a map for small files) and mapped beyond (the
+//   loader's own rules apply, its header at most 100 MB);
 // - a safetensors stream (standard input, a FIFO) is read into memory: its
 //   8-byte length, a header of at most 100 MB, then at most
 //   kMaxStreamTensorBytes (1 GiB) of tensor data.
