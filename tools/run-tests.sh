@@ -25,7 +25,12 @@
 set -eEuo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '/^# usage:/,/^# Configure/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+usage() {  # usage [STATUS]: the usage lines of this header; on standard output for --help
+  if [ "${1:-2}" = 0 ]; then help_text; exit 0; fi
+  help_text >&2
+  exit 2
+}
+help_text() { sed -n '/^# usage:/,/^# Configure/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 mode=tests
 hardening_stages=(coverage abi valgrind asan tsan fuzz)
 case "${1:-}" in
@@ -40,7 +45,7 @@ case "${1:-}" in
       done
       hardening_stages=("$@")
     fi ;;
-  -h|--help) usage ;;
+  -h|--help) usage 0 ;;
   *) echo "run-tests: unknown argument '$1'" >&2; usage ;;
 esac
 want() { [[ " ${hardening_stages[*]} " == *" $1 "* ]]; }
