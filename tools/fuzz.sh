@@ -21,18 +21,7 @@ fuzz_jobs=${FUZZ_JOBS:-1}
 build=build-fuzz
 flags="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all"
 
-# quietly LOG COMMAND...: COMMAND's output goes to LOG; on failure LOG is printed.
-quietly() {
-  local log=$1
-  shift
-  mkdir -p "$(dirname "$log")"
-  "$@" >"$log" 2>&1 || {
-    local rc=$?
-    echo "fuzz: '$*' failed with status $rc; its output ($log):"
-    cat "$log"
-    return $rc
-  }
-}
+. tools/quietly.sh
 if [ ! -f $build/build.ninja ]; then
   CC=clang CXX=clang++ quietly $build/setup.log meson setup $build -Dfuzz=true -Dtests=false -Dcli=false \
     -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \

@@ -81,18 +81,7 @@ trap 'echo "== [$stage_no/$total] ${stage_name:-setup}: FAILED after $((SECONDS 
 jobs=()
 [ -n "${MODCTX_JOBS:-}" ] && jobs=(-j "$MODCTX_JOBS")
 
-# quietly LOG COMMAND...: COMMAND's output goes to LOG; on failure LOG is printed.
-quietly() {
-  local log=$1
-  shift
-  mkdir -p "$(dirname "$log")"
-  "$@" >"$log" 2>&1 || {
-    local rc=$?
-    echo "run-tests: '$*' failed with status $rc; its output ($log):"
-    cat "$log"
-    return $rc
-  }
-}
+. tools/quietly.sh
 
 # build_dir DIR [MESON SETUP OPTIONS...]: configures DIR (once) and compiles it.
 build_dir() {

@@ -14,12 +14,7 @@ allow_break=0
 if [ "${1:-}" = "--allow-break" ]; then allow_break=1; shift; fi
 build=${1:-build}
 # Configure and compile output goes to a log, printed when the step fails.
-quietly() {
-  local log=$1
-  shift
-  mkdir -p "$(dirname "$log")"
-  "$@" >"$log" 2>&1 || { local rc=$?; echo "update-abi: '$*' failed ($log):" >&2; cat "$log" >&2; return $rc; }
-}
+. tools/quietly.sh
 [ -f "$build/build.ninja" ] || quietly "$build/setup.log" meson setup "$build"
 quietly "$build/update-abi-compile.log" meson compile -C "$build" capi/modctx:shared_library
 lib=$(abi_library "$build")
