@@ -9,9 +9,7 @@
 #include <c10/core/TensorOptions.h>
 #include <c10/util/complex.h>
 
-#include <algorithm>
 #include <cstring>
-#include <vector>
 
 namespace modctx {
 
@@ -27,13 +25,12 @@ size_t byte_extent(at::IntArrayRef sizes, at::IntArrayRef strides, size_t itemsi
   return static_cast<size_t>((last + 1) * itemsize);
 }
 
-at::Tensor tensor_over(c10::Storage storage, at::IntArrayRef sizes, at::IntArrayRef strides, at::ScalarType dtype,
-                       at::Device device) {
+// The tensor's device is its storage's (the DataPtr's).
+at::Tensor tensor_over(c10::Storage storage, at::IntArrayRef sizes, at::IntArrayRef strides, at::ScalarType dtype) {
   // The CPU's dispatch key whatever the device, as at::for_blob gives: the
   // tensor describes memory, its device is the storage's (device()), and
   // view operators (slice) run as metadata arithmetic on any device, as
   // they did before; a device's own key would need that backend's kernels.
-  (void)device;
   const c10::DispatchKeySet keys(c10::computeDispatchKey(dtype, c10::kStrided, at::Device(at::kCPU)));
   auto impl = c10::make_intrusive<c10::TensorImpl>(std::move(storage), keys, c10::scalarTypeToTypeMeta(dtype));
   if (strides.empty() && !sizes.empty())
@@ -71,7 +68,7 @@ at::Tensor make_tensor_view(void* data, at::IntArrayRef sizes, at::IntArrayRef s
     nbytes = byte_extent(sizes, strides, itemsize);
   c10::Storage storage(c10::Storage::use_byte_size_t(), nbytes, std::move(owned), /*allocator=*/nullptr,
                        /*resizable=*/false);
-  return tensor_over(std::move(storage), sizes, strides, dtype, device);
+  return tensor_over(std::move(storage), sizes, strides, dtype);
 }
 
 at::Tensor make_metadata_tensor(at::IntArrayRef sizes, at::ScalarType dtype, at::Device device) {
@@ -84,7 +81,7 @@ at::Tensor allocate_cpu_tensor(at::IntArrayRef sizes, at::ScalarType dtype) {
   c10::Allocator* allocator = c10::GetCPUAllocator();
   c10::Storage storage(c10::Storage::use_byte_size_t(), nbytes, allocator->allocate(nbytes), allocator,
                        /*resizable=*/false);
-  return tensor_over(std::move(storage), sizes, {}, dtype, at::Device(at::kCPU));
+  return tensor_over(std::move(storage), sizes, {}, dtype);
 }
 
 at::Tensor contiguous_cpu_copy(const at::Tensor& t) {
