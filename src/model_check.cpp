@@ -1,7 +1,6 @@
 // Checking a context against a model: the reference's forward- and
 // model-time checks in its order, then modctx's own (see model.hpp).
 #include <ATen/core/Tensor.h>
-#include <c10/core/DynamicCast.h>
 
 #include <algorithm>
 #include <limits>
@@ -116,12 +115,8 @@ Status check_modality_id_values(const at::Tensor& ids, int64_t num_modalities) {
     return Status::failure(Code::unsupported,
                            ref(Field::modality_ids) + " holds no data (a metadata-only tensor); its values were not checked");
   // The one place modctx reads tensor data, and only when asked to.
-  const auto* base = static_cast<const char*>(ids.data_ptr());
-  const int64_t itemsize = static_cast<int64_t>(ids.element_size());
-  const at::ScalarType dtype = ids.scalar_type();
   int64_t low = std::numeric_limits<int64_t>::max(), high = std::numeric_limits<int64_t>::min();
-  for_each_offset(ids, [&](int64_t offset) {
-    const int64_t v = c10::fetch_and_cast<int64_t>(dtype, base + offset * itemsize);
+  for_each_value_as<int64_t>(ids, [&](int64_t v) {
     low = std::min(low, v);
     high = std::max(high, v);
   });

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/DynamicCast.h>
 
 #include <cstdint>
 #include <string>
@@ -61,6 +62,16 @@ void for_each_offset(const at::Tensor& t, Fn&& fn) {
       index[d] = 0;
     }
   }
+}
+
+// Calls fn(value) with every element of the CPU tensor `t` (with data),
+// converted to T with PyTorch's casts, in row-major order.
+template <class T, class Fn>
+void for_each_value_as(const at::Tensor& t, Fn&& fn) {
+  const auto* base = static_cast<const char*>(t.data_ptr());
+  const int64_t itemsize = static_cast<int64_t>(t.element_size());
+  const at::ScalarType dtype = t.scalar_type();
+  for_each_offset(t, [&](int64_t offset) { fn(c10::fetch_and_cast<T>(dtype, base + offset * itemsize)); });
 }
 
 }  // namespace modctx

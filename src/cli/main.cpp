@@ -7,7 +7,6 @@
 // check's code; second line: its exact message), 2 unreadable input or a
 // usage error (a message on standard error).
 #include <ATen/core/Tensor.h>
-#include <c10/core/DynamicCast.h>
 
 #include <cctype>
 #include <cstdio>
@@ -100,14 +99,13 @@ std::optional<at::Tensor> parse_frame_mask(const std::string& text) {
 
 void print_values(const char* name, const at::Tensor& t) {
   if (!t.defined() || !t.is_cpu() || t.numel() > 4096) return;
-  const auto* base = static_cast<const char*>(t.data_ptr());
-  const int64_t itemsize = static_cast<int64_t>(t.element_size()), cols = t.size(1);
+  const int64_t cols = t.size(1);
   std::cout << name << " =";
   int64_t k = 0;
-  modctx::for_each_offset(t, [&](int64_t offset) {
+  modctx::for_each_value_as<int64_t>(t, [&](int64_t v) {
     if (k % cols == 0) std::cout << (k ? "; " : " ");
     else std::cout << ',';
-    std::cout << c10::fetch_and_cast<int64_t>(t.scalar_type(), base + offset * itemsize);
+    std::cout << v;
     ++k;
   });
   std::cout << '\n';
