@@ -192,7 +192,7 @@ void capi_forward(benchmark::State& state, Kind k) {
   fail_unless(state, ok, modctx_last_error());
 }
 
-// modctx_check on a context built beforehand from the same DLPack tensors.
+// modctx_check_model on a context built beforehand from the same DLPack tensors.
 void capi_model_check(benchmark::State& state, Kind k) {
   HeldDLPack& h = held_dlpack(k);
   modctx_context* ctx = built_from_dlpack(h);
@@ -205,7 +205,7 @@ void capi_model_check(benchmark::State& state, Kind k) {
   model.text_dtype = MODCTX_DTYPE_BFLOAT16;
   const int64_t* tokens = h.held.spec.forward.has_tokens ? bench::kTokensShape : nullptr;
   bool ok = true;
-  for (auto _ : state) ok &= modctx_check(ctx, &model, tokens, 2, 0, 0) == MODCTX_OK;
+  for (auto _ : state) ok &= modctx_check_model(ctx, &model, tokens, 2, 0, 0) == MODCTX_OK;
   modctx_context_free(ctx);
   fail_unless(state, ok, modctx_last_error());
 }

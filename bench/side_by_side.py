@@ -527,7 +527,7 @@ def report(cpp, py, load, ctx, args):
     out.append("## Model check (forward checks + residual shapes + the reference's model-time checks + "
                "every field's shape, dtype and device)")
     out.append("")
-    out.append(table(["context", "C++ validate_model", "C ABI modctx_check"],
+    out.append(table(["context", "C++ validate_model", "C ABI modctx_check_model"],
                      [[k, fmt_ns(g(cpp, f"core_model_check/{k}")), fmt_ns(g(cpp, f"capi_model_check/{k}"))]
                       for k in KINDS]))
     out.append("")

@@ -450,7 +450,7 @@ modctx_status read_model(const char* fn, const modctx_model* m, modctx::ModelSpe
 
 }  // namespace
 
-MODCTX_API modctx_status modctx_check(const modctx_context* context, const modctx_model* model,
+MODCTX_API modctx_status modctx_check_model(const modctx_context* context, const modctx_model* model,
                                       const int64_t* tokens_shape, int32_t tokens_ndim, int has_kv_caches,
                                       uint32_t value_checks) {
   const char* const fn = __func__;
@@ -599,7 +599,7 @@ MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context* c
   });
 }
 
-MODCTX_API modctx_status modctx_load_safetensors(const char* path, modctx_context** out,
+MODCTX_API modctx_status modctx_context_load_safetensors(const char* path, modctx_context** out,
                                                  modctx_forward_args* forward) {
   const char* const fn = __func__;
   return guarded(fn, [&] {
@@ -614,7 +614,7 @@ MODCTX_API modctx_status modctx_load_safetensors(const char* path, modctx_contex
   });
 }
 
-MODCTX_API modctx_status modctx_load_safetensors_from_memory(const void* data, size_t size, modctx_context** out,
+MODCTX_API modctx_status modctx_context_load_safetensors_from_memory(const void* data, size_t size, modctx_context** out,
                                                              modctx_forward_args* forward) {
   const char* const fn = __func__;
   return guarded(fn, [&] {
@@ -672,14 +672,14 @@ MODCTX_API const modctx_api* modctx_get_api(uint32_t abi_version) {
       modctx_context_retain,
       modctx_context_apply_output_slice,
       modctx_field_name,
-      modctx_check,
+      modctx_check_model,
       modctx_arch_name,
       modctx_compose,
       modctx_context_residual_length,
       modctx_context_compose_residual,
       modctx_context_save_safetensors,
-      modctx_load_safetensors,
-      modctx_load_safetensors_from_memory,
+      modctx_context_load_safetensors,
+      modctx_context_load_safetensors_from_memory,
   };
   if (abi_version == 0 || abi_version > MODCTX_ABI_VERSION) {
     char message[128];

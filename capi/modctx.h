@@ -401,7 +401,7 @@ typedef struct modctx_model {
   int32_t text_dtype;       /* the token embedding's modctx_dtype; < 0: not given */
 } modctx_model;
 
-/* Value checks for modctx_check: these READ tensor data (only CPU memory,
+/* Value checks for modctx_check_model: these READ tensor data (only CPU memory,
  * or a device this LibTorch has a backend for; otherwise
  * MODCTX_ERR_UNSUPPORTED). */
 #define MODCTX_CHECK_MODALITY_ID_VALUES 1u /* modality_ids within [0, num_modalities) */
@@ -423,7 +423,7 @@ typedef struct modctx_model {
  * context may be NULL (an empty context). tokens_shape: the token ids'
  * shape, tokens_ndim entries; NULL: no tokens. Reads metadata only unless
  * value_checks asks otherwise. */
-MODCTX_API modctx_status modctx_check(const modctx_context *context, const modctx_model *model,
+MODCTX_API modctx_status modctx_check_model(const modctx_context *context, const modctx_model *model,
                                       const int64_t *tokens_shape, int32_t tokens_ndim, int has_kv_caches,
                                       uint32_t value_checks);
 
@@ -496,12 +496,12 @@ MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context *c
  * construction checks run (the reference's statuses and messages). forward
  * (may be NULL: not wanted) receives the saved forward arguments;
  * forward->struct_size must be set. */
-MODCTX_API modctx_status modctx_load_safetensors(const char *path, modctx_context **out,
+MODCTX_API modctx_status modctx_context_load_safetensors(const char *path, modctx_context **out,
                                                  modctx_forward_args *forward);
 
 /* The same from bytes in memory (a socket, a cache). The bytes are copied
  * once into memory the context owns, so data may be freed after the call. */
-MODCTX_API modctx_status modctx_load_safetensors_from_memory(const void *data, size_t size, modctx_context **out,
+MODCTX_API modctx_status modctx_context_load_safetensors_from_memory(const void *data, size_t size, modctx_context **out,
                                                              modctx_forward_args *forward);
 
 /* ------------------------------------------------------------------ errors and versions */
@@ -529,7 +529,7 @@ MODCTX_API uint32_t modctx_abi_version(void);
  * Append-only: entries are never removed or reordered; a table for ABI
  * version N is a prefix of the table for N + 1. */
 typedef struct modctx_api {
-  uint32_t abi_version; /* the version this table was served for */
+  uint32_t served_abi_version; /* the ABI version this table was served for */
   uint32_t struct_size; /* sizeof(struct modctx_api) of the library */
   /* ABI version 1 */
   modctx_status (*builder_new)(modctx_builder **out);
@@ -553,14 +553,14 @@ typedef struct modctx_api {
   const char *(*last_error)(void);
   const char *(*status_name)(modctx_status status);
   const char *(*version)(void);
-  uint32_t (*get_abi_version)(void);
+  uint32_t (*abi_version)(void);
   modctx_status (*builder_new_from_context)(const modctx_context *context, modctx_builder **out);
   modctx_status (*builder_set_tensor)(modctx_builder *builder, modctx_field field, const modctx_tensor_desc *tensor);
   modctx_status (*context_retain)(modctx_context *context, modctx_context **out);
   modctx_status (*context_apply_output_slice)(const modctx_context *context, DLManagedTensor *hidden,
                                               DLManagedTensor **out);
   const char *(*field_name)(modctx_field field);
-  modctx_status (*check)(const modctx_context *context, const modctx_model *model, const int64_t *tokens_shape,
+  modctx_status (*check_model)(const modctx_context *context, const modctx_model *model, const int64_t *tokens_shape,
                          int32_t tokens_ndim, int has_kv_caches, uint32_t value_checks);
   const char *(*arch_name)(modctx_arch arch);
   modctx_status (*compose)(modctx_arch arch, DLManagedTensor *image_embeds, const int64_t *input_ids_shape,
@@ -571,8 +571,8 @@ typedef struct modctx_api {
                                             DLManagedTensor **out);
   modctx_status (*context_save_safetensors)(const modctx_context *context, const char *path,
                                             const modctx_forward_args *forward);
-  modctx_status (*load_safetensors)(const char *path, modctx_context **out, modctx_forward_args *forward);
-  modctx_status (*load_safetensors_from_memory)(const void *data, size_t size, modctx_context **out,
+  modctx_status (*context_load_safetensors)(const char *path, modctx_context **out, modctx_forward_args *forward);
+  modctx_status (*context_load_safetensors_from_memory)(const void *data, size_t size, modctx_context **out,
                                                 modctx_forward_args *forward);
 } modctx_api;
 

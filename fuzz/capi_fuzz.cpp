@@ -958,7 +958,7 @@ void Session::op_get_api() {
     last_message_ = modctx_last_error();
     return;
   }
-  CHECK(api && api->abi_version == modctx_abi_version() && api->struct_size == sizeof(modctx_api),
+  CHECK(api && api->served_abi_version == modctx_abi_version() && api->struct_size == sizeof(modctx_api),
         "modctx_get_api(%u): bad table", version);
   CHECK(api->builder_new == modctx_builder_new && api->field_name == modctx_field_name &&
             api->context_apply_output_slice == modctx_context_apply_output_slice,

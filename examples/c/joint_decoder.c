@@ -131,7 +131,7 @@ int main(void) {
     model.text_dtype = -1;       /* not given */
     /* The reference's forward checks, the residual's shapes, the model's own
      * checks, unused fields, dtypes and devices: metadata only. */
-    if (!ok(modctx_check(ctx, &model, tokens_shape, 2, /*has_kv_caches=*/0, /*value_checks=*/0), "modctx_check"))
+    if (!ok(modctx_check_model(ctx, &model, tokens_shape, 2, /*has_kv_caches=*/0, /*value_checks=*/0), "modctx_check_model"))
       goto done;
   }
 

@@ -526,7 +526,7 @@ class Library:
             "modctx_slice_indices": (c_int, [P(modctx_slice), c_int64, P(c_int64), P(c_int64), P(c_int64),
                                              P(c_int64)]),
             "modctx_context_apply_output_slice": (c_int, [context_p, P(DLManagedTensor), P(P(DLManagedTensor))]),
-            "modctx_check": (c_int, [context_p, P(modctx_model), P(c_int64), c_int32, c_int, c_uint32]),
+            "modctx_check_model": (c_int, [context_p, P(modctx_model), P(c_int64), c_int32, c_int, c_uint32]),
             "modctx_arch_name": (c_char_p, [c_int]),
             "modctx_compose": (c_int, [c_int, P(DLManagedTensor), P(c_int64), c_int32, c_int32, P(DLManagedTensor),
                                        P(context_p)]),
@@ -611,7 +611,7 @@ class Library:
         self._check(self._c.modctx_check_forward(handle, int(_given(tokens)), int(_given(kv_caches))))
 
     def check(self, context, model, tokens=None, kv_caches=None, value_checks=0):
-        """modctx_check: context (or None) with its forward arguments against a
+        """modctx_check_model: context (or None) with its forward arguments against a
         Model. tokens: the token ids (a tensor) or their shape, or None."""
         handle = context._live_handle() if context is not None else None
         if tokens is None:
@@ -620,7 +620,7 @@ class Library:
             dims = tuple(tokens.shape) if hasattr(tokens, "shape") else tuple(tokens)
             shape, ndim = (c_int64 * len(dims))(*dims), len(dims)
         m = model._struct()
-        self._check(self._c.modctx_check(handle, byref(m), shape, ndim, int(_given(kv_caches)), value_checks))
+        self._check(self._c.modctx_check_model(handle, byref(m), shape, ndim, int(_given(kv_caches)), value_checks))
 
     def slice_indices(self, s, length):
         """(start, stop, step, count): Python's s.indices(length) and len(range(...)), by modctx."""

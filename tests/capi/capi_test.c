@@ -644,7 +644,7 @@ static void test_contexts_share_tensors_made_late(void) {
 static void test_api_layout(void) {
   size_t p = sizeof(void (*)(void));
   size_t base = offsetof(modctx_api, builder_new);
-  EXPECT(offsetof(modctx_api, abi_version) == 0);
+  EXPECT(offsetof(modctx_api, served_abi_version) == 0);
   EXPECT(offsetof(modctx_api, struct_size) == 4);
   EXPECT(base == 8);
   EXPECT(offsetof(modctx_api, builder_free) == base + 1 * p);
@@ -664,20 +664,20 @@ static void test_api_layout(void) {
   EXPECT(offsetof(modctx_api, last_error) == base + 15 * p);
   EXPECT(offsetof(modctx_api, status_name) == base + 16 * p);
   EXPECT(offsetof(modctx_api, version) == base + 17 * p);
-  EXPECT(offsetof(modctx_api, get_abi_version) == base + 18 * p);
+  EXPECT(offsetof(modctx_api, abi_version) == base + 18 * p);
   EXPECT(offsetof(modctx_api, builder_new_from_context) == base + 19 * p);
   EXPECT(offsetof(modctx_api, builder_set_tensor) == base + 20 * p);
   EXPECT(offsetof(modctx_api, context_retain) == base + 21 * p);
   EXPECT(offsetof(modctx_api, context_apply_output_slice) == base + 22 * p);
   EXPECT(offsetof(modctx_api, field_name) == base + 23 * p);
-  EXPECT(offsetof(modctx_api, check) == base + 24 * p);
+  EXPECT(offsetof(modctx_api, check_model) == base + 24 * p);
   EXPECT(offsetof(modctx_api, arch_name) == base + 25 * p);
   EXPECT(offsetof(modctx_api, compose) == base + 26 * p);
   EXPECT(offsetof(modctx_api, context_residual_length) == base + 27 * p);
   EXPECT(offsetof(modctx_api, context_compose_residual) == base + 28 * p);
   EXPECT(offsetof(modctx_api, context_save_safetensors) == base + 29 * p);
-  EXPECT(offsetof(modctx_api, load_safetensors) == base + 30 * p);
-  EXPECT(offsetof(modctx_api, load_safetensors_from_memory) == base + 31 * p);
+  EXPECT(offsetof(modctx_api, context_load_safetensors) == base + 30 * p);
+  EXPECT(offsetof(modctx_api, context_load_safetensors_from_memory) == base + 31 * p);
   EXPECT(sizeof(modctx_api) == base + 32 * p);
   EXPECT(MODCTX_ARCH_TEXT == 0 && MODCTX_ARCH_JOINT_DECODER == 1 && MODCTX_ARCH_CROSS_ATTENTION == 2 &&
          MODCTX_ARCH_MOT == 3 && MODCTX_ARCH_MOMA == 4);
@@ -693,10 +693,10 @@ static void test_get_api(void) {
   const modctx_api *api = modctx_get_api(MODCTX_ABI_VERSION);
   EXPECT(api != NULL);
   if (api) {
-    EXPECT(api->abi_version == MODCTX_ABI_VERSION && api->struct_size == sizeof(modctx_api));
+    EXPECT(api->served_abi_version == MODCTX_ABI_VERSION && api->struct_size == sizeof(modctx_api));
     EXPECT(api->builder_new == modctx_builder_new);
     EXPECT(api->field_name == modctx_field_name);
-    EXPECT(api->get_abi_version() == MODCTX_ABI_VERSION);
+    EXPECT(api->abi_version() == MODCTX_ABI_VERSION);
   }
   EXPECT(modctx_get_api(1) == api);
   EXPECT(modctx_get_api(0) == NULL);
@@ -721,45 +721,45 @@ static void test_model_check(void) {
   modctx_model m = model_of(MODCTX_ARCH_MOT, 8);
   int64_t tokens[2] = {2, 8};
   int64_t short_tokens[2] = {2, 6};
-  EXPECT_STATUS(modctx_check(mot, &m, tokens, 2, 0, 0), MODCTX_ERR_DEVICE); /* everything else holds */
+  EXPECT_STATUS(modctx_check_model(mot, &m, tokens, 2, 0, 0), MODCTX_ERR_DEVICE); /* everything else holds */
   EXPECT_STR(modctx_last_error(), "modality.modality_ids is on cpu, but modality.prefix_embeds is on cuda:0");
-  EXPECT_STATUS(modctx_check(mot, &m, short_tokens, 2, 0, 0), MODCTX_ERR_SHAPE);
+  EXPECT_STATUS(modctx_check_model(mot, &m, short_tokens, 2, 0, 0), MODCTX_ERR_SHAPE);
   EXPECT_STR(modctx_last_error(), "modality.modality_ids shape (2, 12) does not match residual shape (2, 10)");
-  EXPECT_STATUS(modctx_check(mot, &m, tokens, 2, 1, 0), MODCTX_ERR_KV_CACHE);
-  EXPECT_STATUS(modctx_check(mot, &m, NULL, 0, 0, 0), MODCTX_ERR_FORWARD_INPUTS);
+  EXPECT_STATUS(modctx_check_model(mot, &m, tokens, 2, 1, 0), MODCTX_ERR_KV_CACHE);
+  EXPECT_STATUS(modctx_check_model(mot, &m, NULL, 0, 0, 0), MODCTX_ERR_FORWARD_INPUTS);
   m.arch = MODCTX_ARCH_JOINT_DECODER;
-  EXPECT_STATUS(modctx_check(mot, &m, tokens, 2, 0, 0), MODCTX_ERR_UNUSED_FIELD);
+  EXPECT_STATUS(modctx_check_model(mot, &m, tokens, 2, 0, 0), MODCTX_ERR_UNUSED_FIELD);
   EXPECT_STR(modctx_last_error(), "modality.modality_ids is not used by a joint_decoder model");
   m.arch = MODCTX_ARCH_CROSS_ATTENTION;
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_MISSING_FIELD);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_MISSING_FIELD);
   EXPECT_STR(modctx_last_error(), "Cross-Attention block fired but modality.image_features is None. "
                                   "Cross-Attention models require image_features in the ModalityContext.");
   m.arch = MODCTX_ARCH_MOMA;
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_MISSING_FIELD);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_MISSING_FIELD);
   EXPECT_STR(modctx_last_error(), "MoMa model requires modality.modality_ids (got None). Build the ModalityContext "
                                   "via MoMaStrategy or set modality_ids explicitly.");
   m.arch = MODCTX_ARCH_TEXT;
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_OK);
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 1, 0, 0), MODCTX_ERR_SHAPE);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 2, 0, 0), MODCTX_OK);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 1, 0, 0), MODCTX_ERR_SHAPE);
   EXPECT_STR(modctx_last_error(), "tokens must have shape (B, T), got (2,)");
   /* Bad models and arguments. */
   m.hidden_size = 0;
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
   EXPECT_STR(modctx_last_error(), "model: hidden_size must be > 0, got 0");
   m.hidden_size = 8;
   m.arch = (modctx_arch)9;
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
   m.arch = MODCTX_ARCH_TEXT;
   m.text_dtype = 77;
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
   m.text_dtype = MODCTX_DTYPE_BFLOAT16;
   m.struct_size = 8;
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
   m.struct_size = sizeof m;
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0), MODCTX_OK);
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, -1, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
-  EXPECT_STATUS(modctx_check(NULL, &m, tokens, 2, 0, 0x80), MODCTX_ERR_INVALID_ARGUMENT);
-  EXPECT_STATUS(modctx_check(NULL, NULL, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 2, 0, 0), MODCTX_OK);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, -1, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens, 2, 0, 0x80), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_check_model(NULL, NULL, tokens, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
   EXPECT_STR(modctx_arch_name(MODCTX_ARCH_CROSS_ATTENTION), "cross_attention");
   EXPECT(modctx_arch_name((modctx_arch)5) == NULL);
   modctx_context_free(mot);
@@ -788,7 +788,7 @@ static void test_compose_and_residual(void) {
                                tt_dlpack(frames, MODCTX_DLPACK_BOOL, 8, 2, fshape, NULL, &deleted), &ctx),
                 MODCTX_OK);
   EXPECT(deleted == 1); /* the frame mask was only read */
-  EXPECT_STATUS(modctx_check(ctx, &m, ids, 2, 0, MODCTX_CHECK_MODALITY_ID_VALUES), MODCTX_OK);
+  EXPECT_STATUS(modctx_check_model(ctx, &m, ids, 2, 0, MODCTX_CHECK_MODALITY_ID_VALUES), MODCTX_OK);
   EXPECT_STATUS(modctx_context_get_output_slice(ctx, &has, &s), MODCTX_OK);
   EXPECT(has == 1 && s.flags == MODCTX_SLICE_HAS_START && s.start == 4);
   EXPECT_STATUS(modctx_context_get_dlpack(ctx, MODCTX_FIELD_MODALITY_IDS, &out), MODCTX_OK);
@@ -905,7 +905,7 @@ static void test_safetensors(void) {
   EXPECT_STATUS(modctx_context_save_safetensors(ctx, path, &fw), MODCTX_OK);
   memset(&back, 0x5a, sizeof back);
   back.struct_size = sizeof back;
-  EXPECT_STATUS(modctx_load_safetensors(path, &loaded, &back), MODCTX_OK);
+  EXPECT_STATUS(modctx_context_load_safetensors(path, &loaded, &back), MODCTX_OK);
   EXPECT(back.present == 1 && back.has_tokens == 1 && back.tokens_ndim == 2 && back.tokens_shape[0] == 2 &&
          back.tokens_shape[1] == 3 && back.has_kv_caches == 0);
   modctx_context_describe(ctx, d1, sizeof d1, NULL);
@@ -926,7 +926,7 @@ static void test_safetensors(void) {
   len = f ? fread(file, 1, sizeof file, f) : 0;
   if (f) fclose(f);
   EXPECT(len > 8 && len < sizeof file);
-  EXPECT_STATUS(modctx_load_safetensors_from_memory(file, len, &loaded, &back), MODCTX_OK);
+  EXPECT_STATUS(modctx_context_load_safetensors_from_memory(file, len, &loaded, &back), MODCTX_OK);
   EXPECT(back.present == 0 && back.has_tokens == 0);
   memset(file, 0, sizeof file); /* the context owns a copy */
   EXPECT_STATUS(modctx_context_get_dlpack(loaded, MODCTX_FIELD_MODALITY_IDS, &out), MODCTX_OK);
@@ -938,9 +938,9 @@ static void test_safetensors(void) {
   EXPECT(deleted == 2);
 
   /* Files that are not contexts. */
-  EXPECT_STATUS(modctx_load_safetensors("/nonexistent/ctx.safetensors", &loaded, NULL), MODCTX_ERR_IO);
+  EXPECT_STATUS(modctx_context_load_safetensors("/nonexistent/ctx.safetensors", &loaded, NULL), MODCTX_ERR_IO);
   EXPECT_STR(modctx_last_error(), "/nonexistent/ctx.safetensors: cannot open: No such file or directory");
-  EXPECT_STATUS(modctx_load_safetensors_from_memory("\x05\0\0\0\0\0\0\0{}", 10, &loaded, NULL), MODCTX_ERR_FORMAT);
+  EXPECT_STATUS(modctx_context_load_safetensors_from_memory("\x05\0\0\0\0\0\0\0{}", 10, &loaded, NULL), MODCTX_ERR_FORMAT);
   EXPECT(loaded == NULL);
   {
     /* Valid safetensors, invalid context: the reference's construction message. */
@@ -949,7 +949,7 @@ static void test_safetensors(void) {
         "\"inputs_embeds\":{\"dtype\":\"F32\",\"shape\":[1,1,1],\"data_offsets\":[4,8]}}";
     float two[2] = {1.0f, 2.0f};
     len = handmade_file(file, two_routes, two, sizeof two);
-    EXPECT_STATUS(modctx_load_safetensors_from_memory(file, len, &loaded, NULL), MODCTX_ERR_ROUTES);
+    EXPECT_STATUS(modctx_context_load_safetensors_from_memory(file, len, &loaded, NULL), MODCTX_ERR_ROUTES);
     EXPECT_STR(modctx_last_error(), ROUTES);
   }
   /* Saving what cannot be saved. */
@@ -971,12 +971,12 @@ static void test_safetensors(void) {
     EXPECT_STR(modctx_last_error(), "modctx_context_save_safetensors: path is NULL");
     modctx_context_free(empty);
   }
-  EXPECT_STATUS(modctx_load_safetensors(NULL, &loaded, NULL), MODCTX_ERR_INVALID_ARGUMENT);
-  EXPECT_STATUS(modctx_load_safetensors(path, NULL, NULL), MODCTX_ERR_INVALID_ARGUMENT);
-  EXPECT_STATUS(modctx_load_safetensors_from_memory(NULL, 5, &loaded, NULL), MODCTX_ERR_INVALID_ARGUMENT);
-  EXPECT_STATUS(modctx_load_safetensors_from_memory(file, len, NULL, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_load_safetensors(NULL, &loaded, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_load_safetensors(path, NULL, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_load_safetensors_from_memory(NULL, 5, &loaded, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_load_safetensors_from_memory(file, len, NULL, NULL), MODCTX_ERR_INVALID_ARGUMENT);
   back.struct_size = 0;
-  EXPECT_STATUS(modctx_load_safetensors_from_memory(file, len, &loaded, &back), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_context_load_safetensors_from_memory(file, len, &loaded, &back), MODCTX_ERR_INVALID_ARGUMENT);
 }
 
 /* NULL for every pointer argument of every function: a status and a message. */

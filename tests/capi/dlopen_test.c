@@ -46,8 +46,8 @@ int main(int argc, char **argv) {
   api = get_api(MODCTX_ABI_VERSION);
   EXPECT(api != NULL);
   if (!api) return 1;
-  EXPECT(api->abi_version == MODCTX_ABI_VERSION);
-  EXPECT(api->get_abi_version() == MODCTX_ABI_VERSION);
+  EXPECT(api->served_abi_version == MODCTX_ABI_VERSION);
+  EXPECT(api->abi_version() == MODCTX_ABI_VERSION);
   EXPECT(strcmp(api->last_error(), "modctx_get_api: ABI version 2 is not served (this library serves 1 to 1)") == 0);
 
   /* A Joint-Decoder context, checked for a training forward. */

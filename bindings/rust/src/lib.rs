@@ -842,7 +842,7 @@ impl Context {
         let mut out = ptr::null_mut();
         let mut fw = SavedForward::empty_raw();
         // SAFETY: valid pointers for the call's duration.
-        check_status(unsafe { sys::modctx_load_safetensors(c_path.as_ptr(), &mut out, &mut fw) })?;
+        check_status(unsafe { sys::modctx_context_load_safetensors(c_path.as_ptr(), &mut out, &mut fw) })?;
         Ok((Context::from_new(out), SavedForward::from_raw(&fw)))
     }
 
@@ -852,7 +852,7 @@ impl Context {
         let mut fw = SavedForward::empty_raw();
         // SAFETY: bytes is valid for its length during the call; modctx copies it.
         check_status(unsafe {
-            sys::modctx_load_safetensors_from_memory(bytes.as_ptr().cast(), bytes.len(), &mut out, &mut fw)
+            sys::modctx_context_load_safetensors_from_memory(bytes.as_ptr().cast(), bytes.len(), &mut out, &mut fw)
         })?;
         Ok((Context::from_new(out), SavedForward::from_raw(&fw)))
     }
@@ -951,7 +951,7 @@ pub fn check_forward(context: Option<&Context>, has_tokens: bool, has_kv_caches:
 }
 
 /// Checks a context (or none) with its forward arguments against a model
-/// (`modctx_check`): the forward checks, the residual's shapes, the
+/// (`modctx_check_model`): the forward checks, the residual's shapes, the
 /// reference's model-time checks, unused fields, shapes, dtypes, devices,
 /// then the value checks asked for. `tokens_shape`: the token ids' shape, or
 /// `None` for no tokens.
@@ -972,7 +972,7 @@ pub fn check(
         None => (ptr::null(), 0),
     };
     // SAFETY: pointers valid for the call; shape has ndim entries.
-    check_status(unsafe { sys::modctx_check(raw, &m, shape, ndim, has_kv_caches as c_int, value_checks.bits()) })
+    check_status(unsafe { sys::modctx_check_model(raw, &m, shape, ndim, has_kv_caches as c_int, value_checks.bits()) })
 }
 
 /// The context the reference's strategy for `arch` builds from projected

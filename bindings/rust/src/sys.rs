@@ -269,7 +269,7 @@ pub struct modctx_forward_args {
 #[repr(C)]
 #[derive(Copy, Clone)]
 pub struct modctx_api {
-    pub abi_version: u32,
+    pub served_abi_version: u32,
     pub struct_size: u32,
     // ABI version 1
     pub builder_new: Option<unsafe extern "C" fn(out: *mut *mut modctx_builder) -> modctx_status>,
@@ -303,7 +303,7 @@ pub struct modctx_api {
     pub last_error: Option<unsafe extern "C" fn() -> *const c_char>,
     pub status_name: Option<unsafe extern "C" fn(modctx_status) -> *const c_char>,
     pub version: Option<unsafe extern "C" fn() -> *const c_char>,
-    pub get_abi_version: Option<unsafe extern "C" fn() -> u32>,
+    pub abi_version: Option<unsafe extern "C" fn() -> u32>,
     pub builder_new_from_context:
         Option<unsafe extern "C" fn(*const modctx_context, *mut *mut modctx_builder) -> modctx_status>,
     pub builder_set_tensor:
@@ -313,7 +313,7 @@ pub struct modctx_api {
         unsafe extern "C" fn(*const modctx_context, *mut DLManagedTensor, *mut *mut DLManagedTensor) -> modctx_status,
     >,
     pub field_name: Option<unsafe extern "C" fn(modctx_field) -> *const c_char>,
-    pub check: Option<
+    pub check_model: Option<
         unsafe extern "C" fn(*const modctx_context, *const modctx_model, *const i64, i32, c_int, u32) -> modctx_status,
     >,
     pub arch_name: Option<unsafe extern "C" fn(modctx_arch) -> *const c_char>,
@@ -336,10 +336,10 @@ pub struct modctx_api {
     pub context_save_safetensors: Option<
         unsafe extern "C" fn(*const modctx_context, *const c_char, *const modctx_forward_args) -> modctx_status,
     >,
-    pub load_safetensors: Option<
+    pub context_load_safetensors: Option<
         unsafe extern "C" fn(*const c_char, *mut *mut modctx_context, *mut modctx_forward_args) -> modctx_status,
     >,
-    pub load_safetensors_from_memory: Option<
+    pub context_load_safetensors_from_memory: Option<
         unsafe extern "C" fn(
             *const c_void,
             usize,
@@ -429,7 +429,7 @@ extern "C" {
     ) -> modctx_status;
 
     // models
-    pub fn modctx_check(
+    pub fn modctx_check_model(
         context: *const modctx_context,
         model: *const modctx_model,
         tokens_shape: *const i64,
@@ -465,12 +465,12 @@ extern "C" {
         path: *const c_char,
         forward: *const modctx_forward_args,
     ) -> modctx_status;
-    pub fn modctx_load_safetensors(
+    pub fn modctx_context_load_safetensors(
         path: *const c_char,
         out: *mut *mut modctx_context,
         forward: *mut modctx_forward_args,
     ) -> modctx_status;
-    pub fn modctx_load_safetensors_from_memory(
+    pub fn modctx_context_load_safetensors_from_memory(
         data: *const c_void,
         size: usize,
         out: *mut *mut modctx_context,

@@ -52,13 +52,13 @@ fn struct_layouts_match_the_header() {
         modctx_model { struct_size, arch, hidden_size, num_modalities, num_image_tokens, text_dtype }
         modctx_forward_args { struct_size, present, has_tokens, tokens_ndim, tokens_shape, has_kv_caches }
         modctx_api {
-            abi_version, struct_size, builder_new, builder_free, builder_set_dlpack, builder_set_dlpack_versioned,
+            served_abi_version, struct_size, builder_new, builder_free, builder_set_dlpack, builder_set_dlpack_versioned,
             builder_clear, builder_set_output_slice, builder_build, context_free, context_has, context_get_dlpack,
             context_get_dlpack_versioned, context_get_output_slice, context_describe, check_forward, slice_indices,
-            last_error, status_name, version, get_abi_version, builder_new_from_context, builder_set_tensor,
-            context_retain, context_apply_output_slice, field_name, check, arch_name, compose,
-            context_residual_length, context_compose_residual, context_save_safetensors, load_safetensors,
-            load_safetensors_from_memory
+            last_error, status_name, version, abi_version, builder_new_from_context, builder_set_tensor,
+            context_retain, context_apply_output_slice, field_name, check_model, arch_name, compose,
+            context_residual_length, context_compose_residual, context_save_safetensors, context_load_safetensors,
+            context_load_safetensors_from_memory
         }
     };
     let capi = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../capi");
@@ -102,7 +102,7 @@ fn the_dlopen_table_serves_every_function() {
         let api = sys::modctx_get_api(sys::MODCTX_ABI_VERSION);
         assert!(!api.is_null());
         let api = &*api;
-        assert!(api.abi_version >= 1);
+        assert!(api.served_abi_version >= 1);
         // Append-only: a newer library's table is larger, never smaller.
         assert!(api.struct_size as usize >= size_of::<sys::modctx_api>());
         macro_rules! same {
@@ -129,13 +129,13 @@ fn the_dlopen_table_serves_every_function() {
             last_error => modctx_last_error,
             status_name => modctx_status_name,
             version => modctx_version,
-            get_abi_version => modctx_abi_version,
+            abi_version => modctx_abi_version,
             builder_new_from_context => modctx_builder_new_from_context,
             builder_set_tensor => modctx_builder_set_tensor,
             context_retain => modctx_context_retain,
             context_apply_output_slice => modctx_context_apply_output_slice,
             field_name => modctx_field_name,
-            check => modctx_check,
+            check_model => modctx_check_model,
             arch_name => modctx_arch_name,
             compose => modctx_compose,
             context_residual_length => modctx_context_residual_length,
