@@ -5,7 +5,7 @@
 #                     types they reach (abi/private.supp: what is not ABI)
 #   abi/abi-version   MODCTX_ABI_VERSION of the baseline
 abi_dir=abi
-abi_header=capi/modctx.h
+abi_header=include/modctx.h
 
 abi_library() {  # BUILD_DIR -> the real file of libmodctx.so in it
   local lib

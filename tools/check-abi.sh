@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails on any change of libmodctx.so's ABI against the baseline in abi/:
 # an exported symbol added or removed, or any change abidiff sees in the
-# functions and the types of capi/modctx.h (a struct member added, moved or
+# functions and the types of include/modctx.h (a struct member added, moved or
 # retyped, an enum value changed, a function's signature changed).
 # An intended change (functions appended) is recorded with tools/update-abi.sh.
 # usage: tools/check-abi.sh [BUILD_DIR]   (default: build; the library must be built)

@@ -19,7 +19,7 @@
  *   7. frees everything and shows each tensor was released exactly once.
  *
  * Build and run (after `meson setup build && ninja -C build`):
- *   cc -std=c99 -Icapi examples/c/joint_decoder.c -Lbuild/capi -lmodctx \
+ *   cc -std=c99 -Iinclude examples/c/joint_decoder.c -Lbuild/capi -lmodctx \
  *      -Wl,-rpath,$PWD/build/capi -o joint_decoder && ./joint_decoder
  * or with an installed modctx:
  *   cc -std=c99 joint_decoder.c $(pkg-config --cflags --libs modctx) -o joint_decoder

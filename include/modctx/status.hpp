@@ -1,7 +1,7 @@
 // modctx/status.hpp: the machine-readable codes of every failure, and the
 // exception types that carry them.
 //
-// The numeric values are the C ABI's `modctx_status` values (capi/modctx.h);
+// The numeric values are the C ABI's `modctx_status` values (include/modctx.h);
 // the C ABI asserts at compile time that both lists agree. Values never change
 // once released: new codes are appended.
 #pragma once

@@ -5,7 +5,7 @@
 # usage: header_test.sh SOURCE_DIR
 set -uo pipefail
 src=$1
-inc=(-I"$src/capi")
+inc=(-I"$src/include")
 use=$src/tests/capi/header_use.c
 passed=0
 failed=0

@@ -1,4 +1,4 @@
-//! The raw C ABI of modctx (`capi/modctx.h`, ABI version 1), declared by hand.
+//! The raw C ABI of modctx (`include/modctx.h`, ABI version 1), declared by hand.
 //!
 //! Everything here is `unsafe` to call and follows the header's rules exactly:
 //! statuses, `modctx_last_error()` per thread, DLPack tensors handed in are

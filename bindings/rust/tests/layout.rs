@@ -1,6 +1,6 @@
 //! The hand-written declarations in `sys` against the C header: sizes and
 //! field offsets of every struct (measured by compiling a C program against
-//! capi/modctx.h with `cc`), and the dlopen table against the linked functions.
+//! include/modctx.h with `cc`), and the dlopen table against the linked functions.
 use std::collections::BTreeMap;
 use std::mem::{size_of, MaybeUninit};
 use std::path::PathBuf;
@@ -61,7 +61,7 @@ fn struct_layouts_match_the_header() {
             context_load_safetensors_from_memory
         }
     };
-    let capi = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../capi");
+    let include = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../include");
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let src = out_dir.join("layout.c");
     let exe = out_dir.join("layout");
@@ -71,7 +71,7 @@ fn struct_layouts_match_the_header() {
     );
     std::fs::write(&src, program).unwrap();
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
-    let built = match Command::new(&cc).arg("-std=c99").arg("-I").arg(&capi).arg(&src).arg("-o").arg(&exe).status() {
+    let built = match Command::new(&cc).arg("-std=c99").arg("-I").arg(&include).arg(&src).arg("-o").arg(&exe).status() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("layout: skipped, no C compiler `{}`: {}", cc, e);
