@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""modctx from Python through ctypes (examples/python/modctx.py), with PyTorch
+"""modctx from Python through ctypes (the package in bindings/python), with PyTorch
 tensors handed in and out as DLPack. Plain asserts; prints 'N passed, M failed'.
 
 usage: /usr/bin/python3 tests/python_ctypes_test.py [LIBRARY]
@@ -13,7 +13,7 @@ import threading
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 try:
     import torch

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """modctx against a Python model of the reference (shared/reference/REFERENCE.md),
-through the C ABI with ctypes (examples/python/modctx.py).
+through the C ABI with ctypes (the package in bindings/python).
 
 The model below is written from REFERENCE.md alone: a frozen dataclass
 ModalityContext with the four construction checks (section 2), and the checks
@@ -29,7 +29,7 @@ import sys
 from typing import Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 
 try:
     import torch

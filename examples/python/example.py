@@ -15,8 +15,9 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import modctx  # noqa: E402  (examples/python/modctx.py)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
+import modctx  # noqa: E402  (bindings/python/modctx)
 
 
 def library_path():
@@ -24,7 +25,7 @@ def library_path():
         return sys.argv[1]
     if os.environ.get("MODCTX_LIBRARY"):
         return os.environ["MODCTX_LIBRARY"]
-    in_tree = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "capi", "libmodctx.so.1")
+    in_tree = os.path.join(HERE, "..", "..", "build", "capi", "libmodctx.so.1")
     return in_tree if os.path.exists(in_tree) else None  # None: libmodctx.so.1 from the loader's path
 
 
