@@ -5,22 +5,23 @@ from ctypes import POINTER, byref, c_int, c_int64, c_size_t, c_void_p
 
 from ._capi import HAS_START, HAS_STEP, HAS_STOP, DLManagedTensor, Field, Status, modctx_slice
 from ._errors import ArgumentError
-from ._tensors import _DELETERS, _export, _to_torch
+from ._handle import Handle
+from ._tensors import _export, _to_torch
 from ._values import _field, _slice_struct
 
 
-class Builder:
+class Builder(Handle):
     """Collects fields and an output slice, then builds contexts. One thread at
     a time. Tensors handed in are held without copying."""
 
+    _free_function = "modctx_builder_free"
+
     def __init__(self, lib, _handle=None):
-        self._lib = lib
-        self._deleters = _DELETERS  # alive at least as long as anything that may call them
         if _handle is None:
             h = c_void_p()
             lib._check(lib._c.modctx_builder_new(byref(h)))
             _handle = h.value
-        self._handle = _handle
+        super().__init__(lib, _handle)
 
     def set(self, field, tensor, versioned=False):
         """Sets a field (its name or a Field) to a torch tensor (or
@@ -49,32 +50,12 @@ class Builder:
         self._lib._check(self._lib._c.modctx_builder_build(self._handle, byref(out)))
         return Context(self._lib, out.value)
 
-    def close(self):
-        h, self._handle = self._handle, None
-        if h:
-            self._lib._c.modctx_builder_free(h)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-
-class Context:
+class Context(Handle):
     """An immutable, validated ModalityContext. Fields read as attributes
     (ctx.prefix_embeds: a torch tensor viewing the same memory, or None)."""
 
-    def __init__(self, lib, handle):
-        self._lib = lib
-        self._deleters = _DELETERS
-        self._handle = handle
+    _free_function = "modctx_context_free"
 
     def _live_handle(self):
         if not self._handle:
@@ -164,20 +145,3 @@ class Context:
         out = c_void_p()
         self._lib._check(self._lib._c.modctx_context_retain(self._handle, byref(out)))
         return Context(self._lib, out.value)
-
-    def close(self):
-        h, self._handle = self._handle, None
-        if h:
-            self._lib._c.modctx_context_free(h)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
