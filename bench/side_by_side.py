@@ -33,6 +33,10 @@ from typing import Optional
 import torch
 import torch.utils.dlpack
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bindings", "python"))
+from modctx import (DLDataType, DLDevice, DLManagedTensor, kDLBfloat, kDLBool, kDLCPU, kDLFloat,  # noqa: E402
+                    kDLInt, modctx_slice as ModctxSlice)
+
 # --------------------------------------------------------------------------- the Python reference
 
 
@@ -155,34 +159,11 @@ def median_ns(stmt, env, reps, min_seconds):
 # --------------------------------------------------------------------------- ctypes: modctx from Python
 
 
-class DLDevice(ctypes.Structure):
-    _fields_ = [("device_type", ctypes.c_int), ("device_id", ctypes.c_int32)]
-
-
-class DLDataType(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
-
-
-class DLTensor(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_void_p), ("device", DLDevice), ("ndim", ctypes.c_int32),
-                ("dtype", DLDataType), ("shape", ctypes.POINTER(ctypes.c_int64)),
-                ("strides", ctypes.POINTER(ctypes.c_int64)), ("byte_offset", ctypes.c_uint64)]
-
-
-class DLManagedTensor(ctypes.Structure):
-    pass
-
-
-DLManagedTensor._fields_ = [("dl_tensor", DLTensor), ("manager_ctx", ctypes.c_void_p),
-                            ("deleter", ctypes.CFUNCTYPE(None, ctypes.POINTER(DLManagedTensor)))]
-
-
-class ModctxSlice(ctypes.Structure):
-    _fields_ = [("start", ctypes.c_int64), ("stop", ctypes.c_int64), ("step", ctypes.c_int64),
-                ("flags", ctypes.c_uint32)]
-
-
-DL_DTYPES = {torch.bfloat16: (4, 16), torch.bool: (6, 8), torch.long: (0, 64), torch.float32: (2, 32)}
+# The ctypes structs of DLPack and modctx.h are the binding's (bindings/python),
+# so there is one description of the C ABI's layout; the calls below are made
+# straight through ctypes, without the binding's classes, to time modctx itself.
+DL_DTYPES = {torch.bfloat16: (kDLBfloat, 16), torch.bool: (kDLBool, 8), torch.long: (kDLInt, 64),
+             torch.float32: (kDLFloat, 32)}
 
 
 def handmade_dlpack(t):
@@ -193,7 +174,7 @@ def handmade_dlpack(t):
     strides = (ctypes.c_int64 * nd)(*t.stride())
     m = DLManagedTensor()
     m.dl_tensor.data = t.data_ptr()
-    m.dl_tensor.device = DLDevice(1, 0)
+    m.dl_tensor.device = DLDevice(kDLCPU, 0)
     m.dl_tensor.ndim = nd
     code, bits = DL_DTYPES[t.dtype]
     m.dl_tensor.dtype = DLDataType(code, bits, 1)
