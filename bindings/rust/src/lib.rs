@@ -65,7 +65,7 @@ use std::ptr::{self, NonNull};
 pub mod sys;
 mod tensor;
 
-pub use tensor::{Bf16, DataType, Device, DlpackTensor, DlpackTensorVersioned, Element, F16};
+pub use tensor::{Bf16, DataType, Device, Dlpack, DlpackTensor, DlpackTensorVersioned, Element, ManagedTensor, F16};
 
 // ------------------------------------------------------------------ statuses and errors
 
@@ -734,7 +734,7 @@ impl Context {
         // SAFETY: valid context and out pointer; on success we own *out.
         check_status(unsafe { sys::modctx_context_get_dlpack(self.raw.as_ptr(), field.raw(), &mut out) })?;
         // SAFETY: a new managed tensor, ours to delete once.
-        Ok(unsafe { DlpackTensor::from_raw(out) }.expect("modctx returned MODCTX_OK and a NULL tensor"))
+        Ok(unsafe { DlpackTensor::from_new(out) })
     }
 
     /// As [`get`](Self::get), versioned (version 1.0, read-only flag set).
@@ -743,7 +743,7 @@ impl Context {
         // SAFETY: as get.
         check_status(unsafe { sys::modctx_context_get_dlpack_versioned(self.raw.as_ptr(), field.raw(), &mut out) })?;
         // SAFETY: a new managed tensor, ours to delete once.
-        Ok(unsafe { DlpackTensorVersioned::from_raw(out) }.expect("modctx returned MODCTX_OK and a NULL tensor"))
+        Ok(unsafe { DlpackTensorVersioned::from_new(out) })
     }
 
     /// The output slice, if any.
@@ -800,7 +800,7 @@ impl Context {
             sys::modctx_context_apply_output_slice(self.raw.as_ptr(), hidden.into_raw(), &mut out)
         })?;
         // SAFETY: a new managed tensor, ours to delete once.
-        Ok(unsafe { DlpackTensor::from_raw(out) }.expect("modctx returned MODCTX_OK and a NULL tensor"))
+        Ok(unsafe { DlpackTensor::from_new(out) })
     }
 
     /// The residual's length without building it: N + T with prefix_embeds,
@@ -821,7 +821,7 @@ impl Context {
         // SAFETY: valid context; text's ownership passes to modctx.
         check_status(unsafe { sys::modctx_context_compose_residual(self.raw.as_ptr(), text, &mut out) })?;
         // SAFETY: a new managed tensor, ours to delete once.
-        Ok(unsafe { DlpackTensor::from_raw(out) }.expect("modctx returned MODCTX_OK and a NULL tensor"))
+        Ok(unsafe { DlpackTensor::from_new(out) })
     }
 
     /// Saves this context (CPU tensors with data) and, when given, its

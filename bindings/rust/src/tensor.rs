@@ -1,5 +1,6 @@
-//! Owned DLPack tensors: [`DlpackTensor`] (`DLManagedTensor`) and
-//! [`DlpackTensorVersioned`] (`DLManagedTensorVersioned`).
+//! Owned DLPack tensors: [`Dlpack`], one implementation over the two
+//! managed-tensor structs ([`ManagedTensor`]), used as [`DlpackTensor`]
+//! (`DLManagedTensor`) and [`DlpackTensorVersioned`] (`DLManagedTensorVersioned`).
 //!
 //! An owned tensor calls its deleter exactly once: when it is dropped, or,
 //! once moved into a modctx call (which always consumes it), by modctx. Safe
@@ -123,7 +124,23 @@ impl Default for Device {
 // ------------------------------------------------------------------ element types
 
 mod sealed {
+    use super::{c_void, fmt, sys, Deleter};
+
     pub trait Sealed {}
+
+    /// What [`super::Dlpack`] asks of a managed-tensor struct.
+    pub trait Managed: Sized + 'static {
+        /// The name `Debug` prints.
+        const NAME: &'static str;
+        /// A managed tensor with a NULL `manager_ctx`.
+        fn new(dl_tensor: sys::DLTensor, deleter: Deleter<Self>) -> Self;
+        fn dl_tensor(&self) -> &sys::DLTensor;
+        fn dl_tensor_mut(&mut self) -> &mut sys::DLTensor;
+        fn manager_ctx_mut(&mut self) -> &mut *mut c_void;
+        fn deleter(&self) -> Option<Deleter<Self>>;
+        /// What `Debug` prints before the descriptor's fields.
+        fn debug_fields(&self, _: &mut fmt::DebugStruct<'_, '_>) {}
+    }
 }
 
 /// Element types a Rust `Vec` can carry into a tensor, with their DLPack type.
@@ -279,31 +296,7 @@ impl<T: Element> VecOwner<T> {
     }
 }
 
-#[repr(C)]
-struct LegacyHolder<T> {
-    managed: sys::DLManagedTensor,
-    owner: VecOwner<T>,
-}
-
-#[repr(C)]
-struct VersionedHolder<T> {
-    managed: sys::DLManagedTensorVersioned,
-    owner: VecOwner<T>,
-}
-
-unsafe extern "C" fn legacy_deleter<T>(managed: *mut sys::DLManagedTensor) {
-    if !managed.is_null() {
-        drop(Box::from_raw((*managed).manager_ctx as *mut LegacyHolder<T>));
-    }
-}
-
-unsafe extern "C" fn versioned_deleter<T>(managed: *mut sys::DLManagedTensorVersioned) {
-    if !managed.is_null() {
-        drop(Box::from_raw((*managed).manager_ctx as *mut VersionedHolder<T>));
-    }
-}
-
-// ------------------------------------------------------------------ shared accessors
+// ------------------------------------------------------------------ reading a DLTensor
 
 fn shape_of(t: &sys::DLTensor) -> &[i64] {
     if t.ndim <= 0 || t.shape.is_null() {
@@ -383,118 +376,140 @@ fn to_vec_of<T: Element>(t: &sys::DLTensor) -> Result<Vec<T>> {
     Ok(out)
 }
 
-macro_rules! tensor_accessors {
-    () => {
-        fn dl(&self) -> &sys::DLTensor {
-            // SAFETY: the managed tensor is valid while owned.
-            unsafe { &self.raw.as_ref().dl_tensor }
-        }
+// ------------------------------------------------------------------ the two managed-tensor structs
 
-        /// The number of dimensions.
-        pub fn ndim(&self) -> usize {
-            self.dl().ndim.max(0) as usize
-        }
+/// A managed tensor's deleter.
+type Deleter<M> = unsafe extern "C" fn(*mut M);
 
-        /// The sizes.
-        pub fn shape(&self) -> &[i64] {
-            shape_of(self.dl())
-        }
+/// The managed-tensor structs a [`Dlpack`] tensor can own: `DLManagedTensor`
+/// ([`DlpackTensor`]) and `DLManagedTensorVersioned` ([`DlpackTensorVersioned`]).
+/// Sealed: what it asks of them (their `dl_tensor`, `manager_ctx` and
+/// `deleter`) is private to this crate.
+pub trait ManagedTensor: sealed::Managed {}
 
-        /// The strides in elements; `None` when the producer left them out (contiguous).
-        pub fn strides(&self) -> Option<&[i64]> {
-            strides_of(self.dl())
-        }
-
-        pub fn dtype(&self) -> DataType {
-            DataType::from_sys(self.dl().dtype)
-        }
-
-        pub fn device(&self) -> Device {
-            Device::from_sys(self.dl().device)
-        }
-
-        pub fn byte_offset(&self) -> u64 {
-            self.dl().byte_offset
-        }
-
-        /// The address of the first element (`data + byte_offset`).
-        pub fn data_ptr(&self) -> *const c_void {
-            (self.dl().data as *const u8).wrapping_add(self.dl().byte_offset as usize) as *const c_void
-        }
-
-        /// The elements in row-major order, read through the strides. Only
-        /// for CPU tensors whose dtype is `T`'s.
-        pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
-            to_vec_of::<T>(self.dl())
+macro_rules! managed_tensor {
+    ($t:ty, $name:literal, { $($own:tt)* }) => {
+        impl ManagedTensor for $t {}
+        impl sealed::Managed for $t {
+            const NAME: &'static str = $name;
+            fn dl_tensor(&self) -> &sys::DLTensor {
+                &self.dl_tensor
+            }
+            fn dl_tensor_mut(&mut self) -> &mut sys::DLTensor {
+                &mut self.dl_tensor
+            }
+            fn manager_ctx_mut(&mut self) -> &mut *mut c_void {
+                &mut self.manager_ctx
+            }
+            fn deleter(&self) -> Option<Deleter<Self>> {
+                self.deleter
+            }
+            $($own)*
         }
     };
 }
 
-// ------------------------------------------------------------------ DlpackTensor
+managed_tensor!(sys::DLManagedTensor, "DlpackTensor", {
+    fn new(dl_tensor: sys::DLTensor, deleter: Deleter<Self>) -> Self {
+        sys::DLManagedTensor { dl_tensor, manager_ctx: std::ptr::null_mut(), deleter: Some(deleter) }
+    }
+});
 
-/// An owned `DLManagedTensor`: its deleter runs exactly once, on `Drop`, or
-/// by modctx once the tensor is moved into a call (which always consumes it).
-pub struct DlpackTensor {
-    raw: NonNull<sys::DLManagedTensor>,
+managed_tensor!(sys::DLManagedTensorVersioned, "DlpackTensorVersioned", {
+    /// Version 1.0, no flags.
+    fn new(dl_tensor: sys::DLTensor, deleter: Deleter<Self>) -> Self {
+        sys::DLManagedTensorVersioned {
+            version: sys::DLPackVersion { major: sys::DLPACK_MAJOR_VERSION, minor: sys::DLPACK_MINOR_VERSION },
+            manager_ctx: std::ptr::null_mut(),
+            deleter: Some(deleter),
+            flags: 0,
+            dl_tensor,
+        }
+    }
+    fn debug_fields(&self, d: &mut fmt::DebugStruct<'_, '_>) {
+        d.field("version", &(self.version.major, self.version.minor)).field("flags", &self.flags);
+    }
+});
+
+/// A Vec-backed managed tensor and what it owns, in one allocation that its
+/// `manager_ctx` points to; `managed` comes first, so a pointer to it is one to the holder.
+#[repr(C)]
+struct Holder<M, T> {
+    managed: M,
+    owner: VecOwner<T>,
 }
+
+unsafe extern "C" fn delete_holder<M: ManagedTensor, T>(managed: *mut M) {
+    if !managed.is_null() {
+        drop(Box::from_raw(*(*managed).manager_ctx_mut() as *mut Holder<M, T>));
+    }
+}
+
+// ------------------------------------------------------------------ Dlpack
+
+/// An owned managed tensor, used as [`DlpackTensor`] (`DLManagedTensor`) or
+/// [`DlpackTensorVersioned`] (`DLManagedTensorVersioned`, DLPack 1.x): its
+/// deleter runs exactly once, on `Drop`, or by modctx once the tensor is moved
+/// into a call (which always consumes it).
+pub struct Dlpack<M: ManagedTensor> {
+    raw: NonNull<M>,
+}
+
+/// An owned `DLManagedTensor` (see [`Dlpack`]).
+pub type DlpackTensor = Dlpack<sys::DLManagedTensor>;
+
+/// An owned `DLManagedTensorVersioned` (DLPack 1.x; see [`Dlpack`]).
+pub type DlpackTensorVersioned = Dlpack<sys::DLManagedTensorVersioned>;
 
 // SAFETY: modctx runs deleters on whichever thread frees the last holder, so
 // the C ABI already requires managed tensors to be movable between threads;
 // from_raw's contract says so, and Vec-backed tensors hold Send + Sync data.
-unsafe impl Send for DlpackTensor {}
-unsafe impl Sync for DlpackTensor {}
+unsafe impl<M: ManagedTensor> Send for Dlpack<M> {}
+unsafe impl<M: ManagedTensor> Sync for Dlpack<M> {}
 
-impl DlpackTensor {
+impl<M: ManagedTensor> Dlpack<M> {
     /// A contiguous CPU tensor of `shape` over `data` (row-major; the number
-    /// of elements must match). The deleter frees the Vec.
-    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[i64]) -> Result<DlpackTensor> {
+    /// of elements must match). The deleter frees the Vec. A versioned
+    /// tensor is version 1.0, no flags.
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[i64]) -> Result<Self> {
         Self::make(VecOwner::new(data, shape, None, None)?)
     }
 
     /// A strided CPU view of `data` (strides in elements, each >= 0, within the Vec).
-    pub fn from_vec_strided<T: Element>(data: Vec<T>, shape: &[i64], strides: &[i64]) -> Result<DlpackTensor> {
+    pub fn from_vec_strided<T: Element>(data: Vec<T>, shape: &[i64], strides: &[i64]) -> Result<Self> {
         Self::make(VecOwner::new(data, shape, Some(strides), None)?)
     }
 
     /// As [`from_vec`](Self::from_vec), also owning `guard`, which is dropped
     /// when the deleter runs (on whichever thread modctx frees the tensor):
     /// a way to learn when the memory is released.
-    pub fn from_vec_with_guard<T: Element, G: Send + 'static>(
-        data: Vec<T>,
-        shape: &[i64],
-        guard: G,
-    ) -> Result<DlpackTensor> {
+    pub fn from_vec_with_guard<T: Element, G: Send + 'static>(data: Vec<T>, shape: &[i64], guard: G) -> Result<Self> {
         Self::make(VecOwner::new(data, shape, None, Some(Box::new(guard)))?)
     }
 
     /// A contiguous CPU tensor over a boxed slice.
-    pub fn from_boxed_slice<T: Element>(data: Box<[T]>, shape: &[i64]) -> Result<DlpackTensor> {
+    pub fn from_boxed_slice<T: Element>(data: Box<[T]>, shape: &[i64]) -> Result<Self> {
         Self::from_vec(data.into_vec(), shape)
     }
 
-    fn make<T: Element>(owner: VecOwner<T>) -> Result<DlpackTensor> {
-        let mut holder = Box::new(LegacyHolder {
-            managed: sys::DLManagedTensor {
-                dl_tensor: sys::DLTensor {
-                    data: std::ptr::null_mut(),
-                    device: Device::CPU.to_sys(),
-                    ndim: 0,
-                    dtype: T::DATA_TYPE.to_sys(),
-                    shape: std::ptr::null_mut(),
-                    strides: std::ptr::null_mut(),
-                    byte_offset: 0,
-                },
-                manager_ctx: std::ptr::null_mut(),
-                deleter: Some(legacy_deleter::<T>),
-            },
-            owner,
-        });
-        holder.managed.dl_tensor = holder.owner.dl_tensor();
+    fn make<T: Element>(owner: VecOwner<T>) -> Result<Self> {
+        // The descriptor is filled in once the owner has its place in the box.
+        let empty = sys::DLTensor {
+            data: std::ptr::null_mut(),
+            device: Device::CPU.to_sys(),
+            ndim: 0,
+            dtype: T::DATA_TYPE.to_sys(),
+            shape: std::ptr::null_mut(),
+            strides: std::ptr::null_mut(),
+            byte_offset: 0,
+        };
+        let mut holder = Box::new(Holder { managed: M::new(empty, delete_holder::<M, T>), owner });
+        *holder.managed.dl_tensor_mut() = holder.owner.dl_tensor();
         let raw = Box::into_raw(holder);
         // SAFETY: raw is a live Box; managed is its first field.
         unsafe {
-            (*raw).managed.manager_ctx = raw as *mut c_void;
-            Ok(DlpackTensor { raw: NonNull::new_unchecked(std::ptr::addr_of_mut!((*raw).managed)) })
+            *(*raw).managed.manager_ctx_mut() = raw as *mut c_void;
+            Ok(Dlpack { raw: NonNull::new_unchecked(std::ptr::addr_of_mut!((*raw).managed)) })
         }
     }
 
@@ -502,27 +517,35 @@ impl DlpackTensor {
     /// `None` for NULL.
     ///
     /// # Safety
-    /// `raw` must be a valid `DLManagedTensor` that the caller owns (nobody
+    /// `raw` must be a valid managed tensor that the caller owns (nobody
     /// else calls its deleter), whose descriptor and memory stay valid until
     /// the deleter runs, whose deleter may be called from any thread, and
     /// whose memory nobody writes while it is read (`to_vec`).
-    pub unsafe fn from_raw(raw: *mut sys::DLManagedTensor) -> Option<DlpackTensor> {
-        NonNull::new(raw).map(|raw| DlpackTensor { raw })
+    pub unsafe fn from_raw(raw: *mut M) -> Option<Self> {
+        NonNull::new(raw).map(|raw| Dlpack { raw })
+    }
+
+    /// A managed tensor modctx returned with `MODCTX_OK`.
+    ///
+    /// # Safety
+    /// As [`from_raw`](Self::from_raw): a new tensor, ours to delete once.
+    pub(crate) unsafe fn from_new(raw: *mut M) -> Self {
+        Self::from_raw(raw).expect("modctx returned MODCTX_OK and a NULL tensor")
     }
 
     /// Gives up ownership: the caller must see that the deleter runs once.
-    pub fn into_raw(self) -> *mut sys::DLManagedTensor {
+    pub fn into_raw(self) -> *mut M {
         let raw = self.raw.as_ptr();
         std::mem::forget(self);
         raw
     }
 
-    pub fn as_ptr(&self) -> *const sys::DLManagedTensor {
+    pub fn as_ptr(&self) -> *const M {
         self.raw.as_ptr()
     }
 
     /// The managed tensor, for changes before handing it on (e.g. in tests).
-    pub fn as_mut_ptr(&mut self) -> *mut sys::DLManagedTensor {
+    pub fn as_mut_ptr(&mut self) -> *mut M {
         self.raw.as_ptr()
     }
 
@@ -533,125 +556,56 @@ impl DlpackTensor {
     /// Whatever reads the data (modctx's value checks and strategies, other
     /// consumers) will read it as `device` memory: only for tensors whose data
     /// nobody reads, e.g. to check a context's shapes and devices.
-    pub unsafe fn with_device(mut self, device: Device) -> DlpackTensor {
-        self.raw.as_mut().dl_tensor.device = device.to_sys();
+    pub unsafe fn with_device(mut self, device: Device) -> Self {
+        self.raw.as_mut().dl_tensor_mut().device = device.to_sys();
         self
     }
 
-    tensor_accessors!();
-}
+    fn dl(&self) -> &sys::DLTensor {
+        // SAFETY: the managed tensor is valid while owned.
+        unsafe { self.raw.as_ref().dl_tensor() }
+    }
 
-impl Drop for DlpackTensor {
-    fn drop(&mut self) {
-        let raw = self.raw.as_ptr();
-        // SAFETY: owned, so the deleter has not run yet; it runs once here.
-        unsafe {
-            if let Some(deleter) = (*raw).deleter {
-                deleter(raw);
-            }
-        }
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.dl().ndim.max(0) as usize
+    }
+
+    /// The sizes.
+    pub fn shape(&self) -> &[i64] {
+        shape_of(self.dl())
+    }
+
+    /// The strides in elements; `None` when the producer left them out (contiguous).
+    pub fn strides(&self) -> Option<&[i64]> {
+        strides_of(self.dl())
+    }
+
+    pub fn dtype(&self) -> DataType {
+        DataType::from_sys(self.dl().dtype)
+    }
+
+    pub fn device(&self) -> Device {
+        Device::from_sys(self.dl().device)
+    }
+
+    pub fn byte_offset(&self) -> u64 {
+        self.dl().byte_offset
+    }
+
+    /// The address of the first element (`data + byte_offset`).
+    pub fn data_ptr(&self) -> *const c_void {
+        (self.dl().data as *const u8).wrapping_add(self.dl().byte_offset as usize) as *const c_void
+    }
+
+    /// The elements in row-major order, read through the strides. Only
+    /// for CPU tensors whose dtype is `T`'s.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        to_vec_of::<T>(self.dl())
     }
 }
-
-impl fmt::Debug for DlpackTensor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DlpackTensor")
-            .field("shape", &self.shape())
-            .field("strides", &self.strides())
-            .field("dtype", &self.dtype())
-            .field("device", &self.device())
-            .field("data", &self.data_ptr())
-            .finish()
-    }
-}
-
-// ------------------------------------------------------------------ DlpackTensorVersioned
-
-/// An owned `DLManagedTensorVersioned` (DLPack 1.x); the same ownership rules
-/// as [`DlpackTensor`].
-pub struct DlpackTensorVersioned {
-    raw: NonNull<sys::DLManagedTensorVersioned>,
-}
-
-// SAFETY: as for DlpackTensor.
-unsafe impl Send for DlpackTensorVersioned {}
-unsafe impl Sync for DlpackTensorVersioned {}
 
 impl DlpackTensorVersioned {
-    /// A contiguous CPU tensor of `shape` over `data`, version 1.0, no flags.
-    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[i64]) -> Result<DlpackTensorVersioned> {
-        Self::make(VecOwner::new(data, shape, None, None)?)
-    }
-
-    /// A strided CPU view of `data`.
-    pub fn from_vec_strided<T: Element>(
-        data: Vec<T>,
-        shape: &[i64],
-        strides: &[i64],
-    ) -> Result<DlpackTensorVersioned> {
-        Self::make(VecOwner::new(data, shape, Some(strides), None)?)
-    }
-
-    /// As [`from_vec`](Self::from_vec), also owning `guard` (dropped by the deleter).
-    pub fn from_vec_with_guard<T: Element, G: Send + 'static>(
-        data: Vec<T>,
-        shape: &[i64],
-        guard: G,
-    ) -> Result<DlpackTensorVersioned> {
-        Self::make(VecOwner::new(data, shape, None, Some(Box::new(guard)))?)
-    }
-
-    fn make<T: Element>(owner: VecOwner<T>) -> Result<DlpackTensorVersioned> {
-        let mut holder = Box::new(VersionedHolder {
-            managed: sys::DLManagedTensorVersioned {
-                version: sys::DLPackVersion { major: sys::DLPACK_MAJOR_VERSION, minor: sys::DLPACK_MINOR_VERSION },
-                manager_ctx: std::ptr::null_mut(),
-                deleter: Some(versioned_deleter::<T>),
-                flags: 0,
-                dl_tensor: sys::DLTensor {
-                    data: std::ptr::null_mut(),
-                    device: Device::CPU.to_sys(),
-                    ndim: 0,
-                    dtype: T::DATA_TYPE.to_sys(),
-                    shape: std::ptr::null_mut(),
-                    strides: std::ptr::null_mut(),
-                    byte_offset: 0,
-                },
-            },
-            owner,
-        });
-        holder.managed.dl_tensor = holder.owner.dl_tensor();
-        let raw = Box::into_raw(holder);
-        // SAFETY: raw is a live Box; managed is its first field.
-        unsafe {
-            (*raw).managed.manager_ctx = raw as *mut c_void;
-            Ok(DlpackTensorVersioned { raw: NonNull::new_unchecked(std::ptr::addr_of_mut!((*raw).managed)) })
-        }
-    }
-
-    /// Takes ownership of a versioned managed tensor; `None` for NULL.
-    ///
-    /// # Safety
-    /// As [`DlpackTensor::from_raw`].
-    pub unsafe fn from_raw(raw: *mut sys::DLManagedTensorVersioned) -> Option<DlpackTensorVersioned> {
-        NonNull::new(raw).map(|raw| DlpackTensorVersioned { raw })
-    }
-
-    /// Gives up ownership: the caller must see that the deleter runs once.
-    pub fn into_raw(self) -> *mut sys::DLManagedTensorVersioned {
-        let raw = self.raw.as_ptr();
-        std::mem::forget(self);
-        raw
-    }
-
-    pub fn as_ptr(&self) -> *const sys::DLManagedTensorVersioned {
-        self.raw.as_ptr()
-    }
-
-    pub fn as_mut_ptr(&mut self) -> *mut sys::DLManagedTensorVersioned {
-        self.raw.as_ptr()
-    }
-
     /// The DLPack version the producer wrote.
     pub fn version(&self) -> (u32, u32) {
         // SAFETY: valid while owned.
@@ -668,37 +622,26 @@ impl DlpackTensorVersioned {
     pub fn is_read_only(&self) -> bool {
         self.flags() & sys::DLPACK_FLAG_BITMASK_READ_ONLY != 0
     }
-
-    /// See [`DlpackTensor::with_device`].
-    ///
-    /// # Safety
-    /// As [`DlpackTensor::with_device`].
-    pub unsafe fn with_device(mut self, device: Device) -> DlpackTensorVersioned {
-        self.raw.as_mut().dl_tensor.device = device.to_sys();
-        self
-    }
-
-    tensor_accessors!();
 }
 
-impl Drop for DlpackTensorVersioned {
+impl<M: ManagedTensor> Drop for Dlpack<M> {
     fn drop(&mut self) {
         let raw = self.raw.as_ptr();
         // SAFETY: owned, so the deleter has not run yet; it runs once here.
         unsafe {
-            if let Some(deleter) = (*raw).deleter {
+            if let Some(deleter) = (*raw).deleter() {
                 deleter(raw);
             }
         }
     }
 }
 
-impl fmt::Debug for DlpackTensorVersioned {
+impl<M: ManagedTensor> fmt::Debug for Dlpack<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DlpackTensorVersioned")
-            .field("version", &self.version())
-            .field("flags", &self.flags())
-            .field("shape", &self.shape())
+        let mut d = f.debug_struct(M::NAME);
+        // SAFETY: valid while owned.
+        unsafe { self.raw.as_ref() }.debug_fields(&mut d);
+        d.field("shape", &self.shape())
             .field("strides", &self.strides())
             .field("dtype", &self.dtype())
             .field("device", &self.device())

@@ -7,7 +7,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{counted, counted_versioned, Counter};
-use modctx::{compose, sys, Arch, Builder, Device, DlpackTensor, Field, Status};
+use modctx::{compose, sys, Arch, Builder, Device, DlpackTensor, DlpackTensorVersioned, Field, Status};
 
 #[test]
 fn a_tensor_never_handed_in_is_released_on_drop() {
@@ -359,4 +359,22 @@ fn vec_layouts_are_checked_before_any_call() {
     assert_eq!(scalar.to_vec::<i32>().unwrap(), vec![7]);
     let cuda = unsafe { DlpackTensor::from_vec(vec![0f32; 2], &[2]).unwrap().with_device(Device::cuda(1)) };
     assert_eq!(cuda.to_vec::<f32>().unwrap_err().status(), Status::Unsupported);
+}
+
+#[test]
+fn debug_names_the_kind_and_a_versioned_tensor_shows_its_version_and_flags() {
+    let t = DlpackTensor::from_vec(vec![0f32; 6], &[2, 3]).unwrap();
+    let d = format!("{:?}", t);
+    assert!(
+        d.starts_with(
+            "DlpackTensor { shape: [2, 3], strides: Some([3, 1]), dtype: DataType { code: 2, bits: 32, lanes: 1 }, \
+             device: Device { device_type: 1, device_id: 0 }, data: 0x"
+        ),
+        "{}",
+        d
+    );
+    let v = DlpackTensorVersioned::from_boxed_slice(vec![1i64, 2].into_boxed_slice(), &[2]).unwrap();
+    let d = format!("{:?}", v);
+    assert!(d.starts_with("DlpackTensorVersioned { version: (1, 0), flags: 0, shape: [2], strides: Some([1]), "), "{}", d);
+    assert_eq!(v.to_vec::<i64>().unwrap(), vec![1, 2]);
 }

@@ -17,6 +17,9 @@ fn marker_traits_follow_the_c_abi() {
     assert_send::<Context>();
     assert_sync::<Context>();
     assert_send::<modctx::DlpackTensor>();
+    assert_sync::<modctx::DlpackTensor>();
+    assert_send::<modctx::DlpackTensorVersioned>();
+    assert_sync::<modctx::DlpackTensorVersioned>();
     assert_send::<modctx::Error>();
     assert_sync::<modctx::Error>();
     // Builder is not Sync and DlpackTensor not Clone: see the compile_fail
