@@ -14,8 +14,7 @@ fn a_tensor_never_handed_in_is_released_on_drop() {
     let c = Counter::new();
     let t = counted::<f32>(&[2, 3], &c);
     assert_eq!(c.get(), 0);
-    drop(t);
-    assert_eq!(c.get(), 1);
+    assert_eq!(c.after_drop(t), 1);
 }
 
 #[test]
@@ -26,12 +25,9 @@ fn set_build_free_releases_once_when_the_last_holder_goes() {
     let ctx = b.build().unwrap();
     let ctx2 = ctx.clone();
     assert_eq!(c.get(), 0);
-    drop(b);
-    assert_eq!(c.get(), 0, "the contexts still hold it");
-    drop(ctx);
-    assert_eq!(c.get(), 0, "a clone still holds it");
-    drop(ctx2);
-    assert_eq!(c.get(), 1);
+    assert_eq!(c.after_drop(b), 0, "the contexts still hold it");
+    assert_eq!(c.after_drop(ctx), 0, "a clone still holds it");
+    assert_eq!(c.after_drop(ctx2), 1);
 }
 
 #[test]
@@ -56,8 +52,7 @@ fn a_failed_build_keeps_the_tensors_in_the_builder() {
     let err = b.build().unwrap_err();
     assert_eq!(err.status(), Status::Routes);
     assert_eq!(c.get(), 0);
-    drop(b);
-    assert_eq!(c.get(), 2);
+    assert_eq!(c.after_drop(b), 2);
 }
 
 #[test]
@@ -90,8 +85,7 @@ fn a_malformed_descriptor_is_released_before_the_call_returns() {
 
     // The builder is still usable and empty.
     assert_eq!(b.build().unwrap().describe(), "ModalityContext()");
-    drop(b);
-    assert_eq!(c.get(), 4);
+    assert_eq!(c.after_drop(b), 4);
 }
 
 #[test]
@@ -112,10 +106,8 @@ fn versioned_tensors_major_2_is_unsupported_and_released() {
     let out = ctx.get_versioned(Field::PrefixEmbeds).unwrap();
     assert_eq!(out.version(), (1, 0));
     assert!(out.is_read_only());
-    drop(ctx);
-    assert_eq!(c.get(), 1, "the exported tensor keeps the memory alive");
-    drop(out);
-    assert_eq!(c.get(), 2);
+    assert_eq!(c.after_drop(ctx), 1, "the exported tensor keeps the memory alive");
+    assert_eq!(c.after_drop(out), 2);
 }
 
 #[test]
@@ -132,10 +124,8 @@ fn exported_tensors_share_memory_and_keep_it_alive() {
     assert_eq!(out.shape(), &[2, 3, 4]);
     assert_eq!(out.strides(), Some(&[12i64, 4, 1][..]));
     assert_eq!(out.to_vec::<f32>().unwrap(), (0..24).map(|x| x as f32).collect::<Vec<_>>());
-    drop(ctx);
-    assert_eq!(c.get(), 0);
-    drop(out);
-    assert_eq!(c.get(), 1);
+    assert_eq!(c.after_drop(ctx), 0);
+    assert_eq!(c.after_drop(out), 1);
 
     let ctx = Builder::new().unwrap().build().unwrap();
     let err = ctx.get(Field::PrefixEmbeds).unwrap_err();
@@ -158,8 +148,7 @@ fn apply_output_slice_consumes_hidden_on_success_and_failure() {
     assert_eq!(view.data_ptr(), unsafe { base.add(4 * 8) } as *const c_void);
     assert_eq!(view.to_vec::<f32>().unwrap()[0], 32.0);
     assert_eq!(c.get(), 0, "the view holds the hidden state");
-    drop(view);
-    assert_eq!(c.get(), 1);
+    assert_eq!(c.after_drop(view), 1);
 
     let err = ctx.apply_output_slice(counted::<f32>(&[2, 12], &c)).unwrap_err();
     assert_eq!(err.status(), Status::Shape);
@@ -180,8 +169,7 @@ fn compose_consumes_both_tensors_on_every_path() {
     let ctx = compose(Arch::Mot, counted::<f32>(&[2, 4, 2], &image), [2, 3], Device::CPU, Some(frames)).unwrap();
     assert_eq!(mask.get(), 1, "the frame mask was only read");
     assert_eq!(image.get(), 0, "the image embeddings are held");
-    drop(ctx);
-    assert_eq!(image.get(), 1);
+    assert_eq!(image.after_drop(ctx), 1);
 
     let frames = DlpackTensor::from_vec_with_guard(vec![true; 6], &[2, 3], mask.guard()).unwrap();
     let err = compose(Arch::CrossAttention, counted::<f32>(&[2, 4, 2], &image), [2, 3], Device::CPU, Some(frames))
@@ -278,6 +266,28 @@ unsafe extern "C" fn desc_release(ctx: *mut c_void) {
 
 static NULL_CTX_RELEASED: AtomicUsize = AtomicUsize::new(0);
 
+/// A plain-C descriptor of contiguous `data` whose release is `desc_release(release_ctx)`.
+fn desc<T>(
+    dtype: sys::modctx_dtype,
+    data: &mut [T],
+    shape: &[i64],
+    device: Device,
+    release_ctx: *mut c_void,
+) -> sys::modctx_tensor_desc {
+    sys::modctx_tensor_desc {
+        struct_size: std::mem::size_of::<sys::modctx_tensor_desc>() as u32,
+        dtype,
+        data: data.as_mut_ptr() as *mut c_void,
+        ndim: shape.len() as i32,
+        shape: shape.as_ptr(),
+        strides: ptr::null(),
+        device_type: device.device_type,
+        device_id: device.device_id,
+        release: Some(desc_release),
+        release_ctx,
+    }
+}
+
 /// The header: "release runs exactly once, on success when the last holder
 /// goes", also with `release_ctx == NULL` (LibTorch skips a storage deleter
 /// whose context is NULL; modctx works around it).
@@ -285,18 +295,7 @@ static NULL_CTX_RELEASED: AtomicUsize = AtomicUsize::new(0);
 fn null_release_ctx_is_released_on_success() {
     let shape = [4i64];
     let mut data = [0f32; 4];
-    let desc = sys::modctx_tensor_desc {
-        struct_size: std::mem::size_of::<sys::modctx_tensor_desc>() as u32,
-        dtype: sys::MODCTX_DTYPE_FLOAT32,
-        data: data.as_mut_ptr() as *mut c_void,
-        ndim: 1,
-        shape: shape.as_ptr(),
-        strides: ptr::null(),
-        device_type: sys::kDLCPU,
-        device_id: 0,
-        release: Some(desc_release),
-        release_ctx: ptr::null_mut(),
-    };
+    let desc = desc(sys::MODCTX_DTYPE_FLOAT32, &mut data, &shape, Device::CPU, ptr::null_mut());
     let mut b = Builder::new().unwrap();
     unsafe { b.set_tensor_desc(Field::InputsEmbeds, &desc) }.unwrap();
     drop(b);
@@ -307,20 +306,9 @@ fn null_release_ctx_is_released_on_success() {
 fn plain_descriptors_are_released_once_too() {
     let shape = [2i64, 10];
     let mut ids = [1i64; 20];
-    let mut desc = sys::modctx_tensor_desc {
-        struct_size: std::mem::size_of::<sys::modctx_tensor_desc>() as u32,
-        dtype: sys::MODCTX_DTYPE_INT64,
-        data: ids.as_mut_ptr() as *mut c_void,
-        ndim: 2,
-        shape: shape.as_ptr(),
-        strides: ptr::null(),
-        device_type: sys::kDLROCM,
-        device_id: 2,
-        release: Some(desc_release),
-        // A real context here; null_release_ctx_is_released_on_success below
-        // covers a NULL one.
-        release_ctx: &DESC_RELEASED as *const AtomicUsize as *mut c_void,
-    };
+    // A real release context here; null_release_ctx_is_released_on_success covers a NULL one.
+    let counter = &DESC_RELEASED as *const AtomicUsize as *mut c_void;
+    let mut desc = desc(sys::MODCTX_DTYPE_INT64, &mut ids, &shape, Device::rocm(2), counter);
     let mut b = Builder::new().unwrap();
     unsafe {
         b.set_tensor_desc(Field::InputsEmbeds, &desc).unwrap();

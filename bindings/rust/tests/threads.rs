@@ -67,8 +67,7 @@ fn threads_share_a_context_and_see_only_their_own_errors() {
         }
     });
     assert_eq!(c.get(), 0);
-    drop(ctx);
-    assert_eq!(c.get(), 2);
+    assert_eq!(c.after_drop(ctx), 2);
 }
 
 #[test]

@@ -30,6 +30,13 @@ impl Counter {
     pub fn get(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// Drops `holder` (a tensor, builder or context) and returns the count
+    /// then: whether that drop released what this counter watches.
+    pub fn after_drop<T>(&self, holder: T) -> usize {
+        drop(holder);
+        self.get()
+    }
 }
 
 /// A zero-filled tensor of `shape` whose release `counter` counts.
