@@ -73,7 +73,7 @@ void core_build_forward(benchmark::State& state, Kind k, Memory m) {
   bool ok = true;
   for (auto _ : state) {
     modctx::ModalityContext ctx(h.fields());
-    const modctx::Status s = modctx::validate_forward(&ctx, h.spec.forward);
+    const modctx::Status s = modctx::validate_forward(ctx.facts(), h.spec.forward);
     ok &= s.ok();
     benchmark::DoNotOptimize(&ctx);
   }
@@ -86,7 +86,7 @@ void core_forward(benchmark::State& state, Kind k) {
   const modctx::ForwardArgs args = held(k).spec.forward;
   bool ok = true;
   for (auto _ : state) {
-    const modctx::Status s = modctx::validate_forward(&ctx, args);
+    const modctx::Status s = modctx::validate_forward(ctx.facts(), args);
     ok &= s.ok();
     benchmark::DoNotOptimize(&s);
   }
@@ -426,7 +426,7 @@ int main(int argc, char** argv) {
       const Held& h = held(Kind::mot, m);
       modctx::ModalityContext ctx(h.fields());
       benchmark::DoNotOptimize(&ctx);
-      return modctx::validate_forward(&ctx, h.spec.forward).ok();
+      return modctx::validate_forward(ctx.facts(), h.spec.forward).ok();
     });
   });
   reg("size_paired/capi_dlpack", [](benchmark::State& s) {

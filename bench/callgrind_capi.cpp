@@ -42,7 +42,7 @@ int capi_mot_and_slice() {
 }
 int core_build_forward() {
   modctx::ModalityContext ctx(g_held->fields());
-  return modctx::validate_forward(&ctx, g_held->spec.forward).ok();
+  return modctx::validate_forward(ctx.facts(), g_held->spec.forward).ok();
 }
 int core_rejected() {
   modctx::ContextFields f = g_held->fields();

@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (loaded.forward) {
     const modctx::Status s =
-        modctx::validate_forward(&context, modctx::ForwardArgs{loaded.forward->tokens.has_value(), loaded.forward->kv_caches});
+        modctx::validate_forward(context.facts(), loaded.forward->args());
     if (!s.ok() && s.message.empty()) finding("forward check failed without a message");
   }
   const std::string line = context.describe();

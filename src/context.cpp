@@ -1,18 +1,11 @@
-// ModalityContext: construction checks (REFERENCE.md section 2) and describe().
+// ModalityContext: the construction checks (the reference's __post_init__) and describe().
 #include "modctx/context.hpp"
 
 #include <c10/core/Device.h>
 
-#include "modctx/forward.hpp"
-
 namespace modctx {
 
 namespace {
-
-constexpr const char* kFieldNames[kFieldCount] = {
-    "inputs_embeds", "prefix_embeds", "image_features",
-    "image_mask",    "modality_ids",  "key_padding_mask",
-};
 
 // The reference's messages, byte for byte.
 constexpr const char* kRoutesMessage =
@@ -28,40 +21,22 @@ constexpr const char* kKeyPaddingMaskMessage =
     "(it masks the residual sequence; Cross-Attention uses image_mask)";
 
 void append_tensor(std::string& out, const at::Tensor& t) {
-  out += "Tensor[";
-  const auto sizes = t.sizes();
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(sizes[i]);
-  }
-  out += "] ";
-  out += dtype_short_name(t.scalar_type());
+  out += "Tensor";
+  out += shape_list(t.sizes());
+  out += ' ';
+  out += dtype_name(t.scalar_type());
   out += ' ';
   out += t.device().str();
 }
 
 }  // namespace
 
-const char* field_name(Field field) noexcept {
-  const int i = static_cast<int>(field);
-  return (i >= 0 && i < kFieldCount) ? kFieldNames[i] : "unknown";
+ContextFacts::ContextFacts(const ContextFields& fields) : output_slice(fields.output_slice) {
+  for (int i = 0; i < kFieldCount; ++i) present[i] = fields.tensors[i].defined();
+  if (fields.has(Field::modality_ids)) modality_ids_dtype = fields[Field::modality_ids].scalar_type();
 }
 
-bool parse_field(const std::string& name, Field* out) noexcept {
-  for (int i = 0; i < kFieldCount; ++i) {
-    if (name == kFieldNames[i]) {
-      *out = static_cast<Field>(i);
-      return true;
-    }
-  }
-  return false;
-}
-
-namespace {
-
-// Shared by both forms: `f` answers has(Field).
-template <class Presence>
-Status construction_checks(const Presence& f) {
+Status validate_construction(const ContextFacts& f) {
   const int routes = int{f.has(Field::inputs_embeds)} + int{f.has(Field::prefix_embeds)} +
                      int{f.has(Field::image_features)};
   if (routes > 1) return Status::failure(Code::routes, kRoutesMessage);
@@ -74,12 +49,6 @@ Status construction_checks(const Presence& f) {
     return Status::failure(Code::key_padding_mask, kKeyPaddingMaskMessage);
   return Status::success();
 }
-
-}  // namespace
-
-Status validate_construction(const ContextFields& fields) { return construction_checks(fields); }
-
-Status validate_construction(const ContextFacts& facts) { return construction_checks(facts); }
 
 ModalityContext::ModalityContext(ContextFields fields) {
   throw_if_failed(validate_construction(fields));
@@ -131,7 +100,7 @@ std::string ModalityContext::describe() const {
     const at::Tensor& t = fields_.tensors[i];
     if (!t.defined()) continue;
     separator();
-    out += kFieldNames[i];
+    out += field_name(static_cast<Field>(i));
     out += '=';
     append_tensor(out, t);
   }

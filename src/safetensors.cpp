@@ -10,14 +10,16 @@
 //       and holds no NUL byte (nlohmann would stop reading there);
 //       whitespace, e.g. the writers' space padding, may follow the value.
 //   L4  No object in the header has the same key twice (nlohmann would keep
-//       the last silently); nesting is at most 16 levels deep.
+//       the last silently); nesting is at most 32 levels deep (L3 and L4:
+//       json::parse_strict, the checker's parser too).
 //   L5  The header is an object. "__metadata__", if present, is an object
 //       whose values are all strings.
 //   L6  Metadata: "modctx.format", if present, is "1" [unsupported
 //       otherwise]; "modctx.output_slice" is JSON [start, stop, step], each an
-//       int64 or null; "modctx.forward" is a JSON object with "tokens" (null
-//       or a shape) and "kv_caches" (a boolean), both optional; any other
-//       "modctx."-key is an error; keys outside "modctx." are ignored.
+//       int64 or null (json::read_slice); "modctx.forward" is a JSON object
+//       with "tokens" (null or a shape) and "kv_caches" (a boolean), both
+//       optional (json::read_forward); any other "modctx."-key is an error;
+//       keys outside "modctx." are ignored.
 //   L7  Every other key names a tensor: one of the six field names, or a
 //       name starting with "__" (validated like the others, then ignored).
 //       Any other name is an error that names it.
@@ -28,7 +30,7 @@
 //       type for them); anything else is unknown.
 //   L10 shape is an array of at most 32 integers in [0, 2^63); the product of
 //       the sizes (each counted as at least 1) times 16 fits int64, so the
-//       byte count and LibTorch's strides never overflow.
+//       byte count and LibTorch's strides never overflow (json::read_shape).
 //   L11 data_offsets is [begin, end], two integers, begin <= end <= the data
 //       buffer's length (file size - 8 - N), and end - begin is exactly
 //       numel * element size.
@@ -40,9 +42,9 @@
 //       only check that reads tensor data, and only of BOOL fields.
 // Tensors then alias the buffer (make_tensor_view); one whose address is not a
 // multiple of its element size is copied into aligned memory instead.
+// Messages: "NAME: " + where + (" at " + JSON pointer, for a value inside a
+// JSON document) + ": " + what is wrong.
 #include "modctx/safetensors.hpp"
-
-#include "modctx/tensor.hpp"
 
 
 #include <fcntl.h>
@@ -54,324 +56,141 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <system_error>
-#include <unordered_set>
+
+#include "json_read.hpp"
+#include "modctx/tensor.hpp"
 
 namespace modctx {
 
 namespace {
 
-using ojson = nlohmann::ordered_json;
+using json::Json;
+using json::kind_of;
+using json::quote;
+using json::show;
 
 constexpr const char* kMetadataKey = "__metadata__";
 constexpr const char* kFormatKey = "modctx.format";
 constexpr const char* kSliceKey = "modctx.output_slice";
 constexpr const char* kForwardKey = "modctx.forward";
 constexpr const char* kFormatVersion = "1";
-constexpr const char* kFieldList =
-    "inputs_embeds, prefix_embeds, image_features, image_mask, modality_ids, key_padding_mask";
 
 constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
-
-struct DtypeEntry {
-  const char* name;
-  at::ScalarType type;
-  uint64_t itemsize;
-};
-
-constexpr DtypeEntry kDtypes[] = {
-    {"F64", at::kDouble, 8}, {"F32", at::kFloat, 4},  {"F16", at::kHalf, 2},  {"BF16", at::kBFloat16, 2},
-    {"I64", at::kLong, 8},   {"I32", at::kInt, 4},    {"I16", at::kShort, 2}, {"I8", at::kChar, 1},
-    {"U8", at::kByte, 1},    {"BOOL", at::kBool, 1},  {"C64", at::kComplexFloat, 8},
-};
 
 // Valid safetensors dtypes that LibTorch 1.13 cannot represent.
 constexpr const char* kUnsupportedDtypes[] = {
     "U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2",
 };
 
-const DtypeEntry* find_dtype(const std::string& name) {
-  for (const auto& d : kDtypes)
-    if (name == d.name) return &d;
-  return nullptr;
-}
-
-const DtypeEntry* find_dtype(at::ScalarType type) {
-  for (const auto& d : kDtypes)
-    if (type == d.type) return &d;
-  return nullptr;
-}
-
 std::string errno_text(int err) { return std::system_category().message(err); }
-
-// A string from the file, quoted for a message: JSON-escaped, ASCII only,
-// at most 64 bytes of it (cut on a UTF-8 boundary).
-std::string quote(const std::string& s) {
-  constexpr size_t kMax = 64;
-  if (s.size() <= kMax) return ojson(s).dump(-1, ' ', true);
-  size_t cut = kMax;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return ojson(s.substr(0, cut)).dump(-1, ' ', true) + "...";
-}
-
-// Bytes outside printable ASCII as \xNN (nlohmann quotes raw input bytes in
-// its messages).
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-    } else {
-      static const char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-const char* kind_of(const ojson& v) {
-  switch (v.type()) {
-    case ojson::value_t::null: return "null";
-    case ojson::value_t::boolean: return "a boolean";
-    case ojson::value_t::string: return "a string";
-    case ojson::value_t::array: return "an array";
-    case ojson::value_t::object: return "an object";
-    case ojson::value_t::number_float: return "a non-integer number";
-    case ojson::value_t::number_integer: return "a negative integer";
-    case ojson::value_t::number_unsigned: return "an integer";
-    default: return "a binary value";
-  }
-}
-
-// A short rendering of a scalar value for messages (never a whole subtree).
-std::string show(const ojson& v) {
-  if (v.is_string()) return quote(v.get_ref<const std::string&>());
-  if (v.is_primitive()) return v.dump();
-  return kind_of(v);
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
 
 // ------------------------------------------------------------------ reading
 
-struct FormatFailure {
+// A file the loader refuses; the caller puts the file's name in front.
+struct Rejection {
   Code code;
   std::string message;
 };
 
-[[noreturn]] void fail(const std::string& message, Code code = Code::format) {
-  throw FormatFailure{code, message};
+[[noreturn]] void reject(const std::string& message, Code code = Code::format) { throw Rejection{code, message}; }
+
+// A JSON reader's error, located: `where` + " at /pointer" + ": " + message.
+[[noreturn]] void reject(const std::string& where, const json::ReadError& e) {
+  reject(where + (e.path().empty() ? "" : " at " + e.path()) + ": " + e.what());
 }
 
-// JSON with rules L3 and L4: duplicate keys and deep nesting are errors.
-ojson parse_strict(const char* begin, const char* end) {
-  // nlohmann takes a NUL byte for the end of the input and would accept
-  // "{}\0anything"; JSON has no place for one (inside strings it is \u0000).
-  if (const void* nul = std::memchr(begin, 0, static_cast<size_t>(end - begin)))
-    fail("a NUL byte at offset " + std::to_string(static_cast<const char*>(nul) - begin) + " (JSON has none)");
-  std::vector<std::unordered_set<std::string>> keys;
-  int depth = 0;
-  ojson::parser_callback_t callback = [&](int, ojson::parse_event_t event, ojson& parsed) {
-    switch (event) {
-      case ojson::parse_event_t::object_start:
-      case ojson::parse_event_t::array_start:
-        if (++depth > kSafetensorsMaxJsonDepth)
-          fail("JSON nested deeper than " + std::to_string(kSafetensorsMaxJsonDepth) + " levels");
-        if (event == ojson::parse_event_t::object_start) keys.emplace_back();
-        break;
-      case ojson::parse_event_t::object_end:
-        --depth;
-        keys.pop_back();
-        break;
-      case ojson::parse_event_t::array_end:
-        --depth;
-        break;
-      case ojson::parse_event_t::key: {
-        const auto& key = parsed.get_ref<const std::string&>();
-        if (!keys.empty() && !keys.back().insert(key).second) fail("duplicate key " + quote(key));
-        break;
-      }
-      case ojson::parse_event_t::value:
-        break;
-    }
-    return true;
-  };
+// Runs one of the json:: readers on a value described by `where`.
+template <class Read>
+auto read_at(const std::string& where, Read&& read) -> decltype(read()) {
   try {
-    return ojson::parse(begin, end, callback, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-  } catch (const ojson::exception& e) {
-    // "[json.exception.parse_error.101] parse error at line 1, column 3: ..."
-    std::string what = e.what();
-    const auto bracket = what.find("] ");
-    fail("malformed JSON: " + printable(bracket == std::string::npos ? what : what.substr(bracket + 2)));
+    return read();
+  } catch (const json::ReadError& e) {
+    reject(where, e);
   }
-}
-
-std::optional<uint64_t> as_u64(const ojson& v) {
-  if (v.is_number_unsigned()) return v.get<uint64_t>();
-  return std::nullopt;
-}
-
-std::optional<int64_t> as_i64(const ojson& v) {
-  if (v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX))
-    return static_cast<int64_t>(v.get<uint64_t>());
-  if (v.is_number_integer() && !v.is_number_unsigned()) return v.get<int64_t>();
-  return std::nullopt;
-}
-
-// A shape (L10). `what` starts the message, e.g. `tensor "x": shape`.
-std::vector<int64_t> parse_shape(const ojson& v, const std::string& what) {
-  if (!v.is_array()) fail(what + ": expected an array of sizes, found " + std::string(kind_of(v)));
-  if (v.size() > kSafetensorsMaxDims)
-    fail(what + ": " + std::to_string(v.size()) + " dimensions (at most " +
-         std::to_string(kSafetensorsMaxDims) + ")");
-  std::vector<int64_t> shape;
-  int64_t product = 1;
-  for (size_t i = 0; i < v.size(); ++i) {
-    const auto size = as_i64(v[i]);
-    if (!size || *size < 0)
-      fail(what + ": size " + std::to_string(i) + " is " + show(v[i]) + " (expected an integer in [0, 2^63))");
-    shape.push_back(*size);
-    if (__builtin_mul_overflow(product, *size ? *size : 1, &product) || product > INT64_MAX / 16) {
-      std::string text = shape_text(shape);
-      if (i + 1 < v.size()) text.insert(text.size() - 1, ", ...");
-      fail(what + ": " + text + " has more elements than a tensor can hold");
-    }
-  }
-  return shape;
-}
-
-std::optional<Slice> parse_slice_text(const std::string& text) {
-  const std::string what = std::string(kMetadataKey) + " " + quote(kSliceKey);
-  ojson v;
-  try {
-    v = parse_strict(text.data(), text.data() + text.size());
-  } catch (const FormatFailure& f) {
-    fail(what + ": " + f.message);
-  }
-  if (v.is_null()) return std::nullopt;
-  if (!v.is_array() || v.size() != 3)
-    fail(what + ": expected [start, stop, step] (each an integer or null), found " + show(v));
-  std::optional<int64_t> parts[3];
-  for (size_t i = 0; i < 3; ++i) {
-    if (v[i].is_null()) continue;
-    parts[i] = as_i64(v[i]);
-    if (!parts[i]) fail(what + ": part " + std::to_string(i) + " is " + show(v[i]) + " (expected an int64 or null)");
-  }
-  return Slice{parts[0], parts[1], parts[2]};
-}
-
-SavedForward parse_forward_text(const std::string& text) {
-  const std::string what = std::string(kMetadataKey) + " " + quote(kForwardKey);
-  ojson v;
-  try {
-    v = parse_strict(text.data(), text.data() + text.size());
-  } catch (const FormatFailure& f) {
-    fail(what + ": " + f.message);
-  }
-  if (!v.is_object())
-    fail(what + ": expected an object {\"tokens\": SHAPE or null, \"kv_caches\": BOOLEAN}, found " + show(v));
-  SavedForward forward;
-  for (const auto& item : v.items()) {
-    if (item.key() == "tokens") {
-      if (!item.value().is_null()) forward.tokens = parse_shape(item.value(), what + ": tokens");
-    } else if (item.key() == "kv_caches") {
-      if (!item.value().is_boolean())
-        fail(what + ": kv_caches is " + show(item.value()) + " (expected true or false)");
-      forward.kv_caches = item.value().get<bool>();
-    } else {
-      fail(what + ": unknown key " + quote(item.key()) + " (expected tokens, kv_caches)");
-    }
-  }
-  return forward;
 }
 
 struct TensorEntry {
   std::string name;
   int field = -1;  // -1: an ignored "__" entry
-  const DtypeEntry* dtype = nullptr;
+  at::ScalarType dtype = at::kFloat;
+  uint64_t itemsize = 0;
   std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0;
 };
 
-TensorEntry parse_entry(const std::string& name, const ojson& v, uint64_t buffer_size) {
+// L8 to L11 for one entry of the header.
+TensorEntry parse_entry(const std::string& name, const Json& v, uint64_t buffer_size) {
   TensorEntry entry;
   entry.name = name;
   const std::string what = "tensor " + quote(name);
   if (!v.is_object())
-    fail(what + ": expected an object with dtype, shape and data_offsets, found " + std::string(kind_of(v)));
-  for (const auto& item : v.items())
-    if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets")
-      fail(what + ": unknown key " + quote(item.key()) + " (expected dtype, shape, data_offsets)");
+    reject(what + ": expected an object with dtype, shape and data_offsets, found " + std::string(kind_of(v)));
+  read_at(what, [&] { json::reject_unknown_keys(v, "", {"dtype", "shape", "data_offsets"}); });
   for (const char* key : {"dtype", "shape", "data_offsets"})
-    if (!v.contains(key)) fail(what + ": missing \"" + key + "\"");
+    if (!v.contains(key)) reject(what + ": missing \"" + key + "\"");
 
-  const ojson& dtype = v["dtype"];
-  if (!dtype.is_string()) fail(what + ": dtype is " + show(dtype) + " (expected a string such as \"F32\")");
+  const Json& dtype = v["dtype"];
+  if (!dtype.is_string()) reject(what + ": dtype is " + show(dtype) + " (expected a string such as \"F32\")");
   const std::string& dtype_name = dtype.get_ref<const std::string&>();
-  entry.dtype = find_dtype(dtype_name);
-  if (!entry.dtype) {
+  if (!parse_safetensors_dtype(dtype_name, &entry.dtype)) {
     for (const char* unsupported : kUnsupportedDtypes)
       if (dtype_name == unsupported)
-        fail(what + ": dtype " + dtype_name + " has no LibTorch 1.13 type", Code::unsupported);
-    fail(what + ": unknown dtype " + quote(dtype_name) +
-         " (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL or C64)");
+        reject(what + ": dtype " + dtype_name + " has no LibTorch 1.13 type", Code::unsupported);
+    reject(what + ": unknown dtype " + quote(dtype_name) +
+           " (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL or C64)");
   }
+  entry.itemsize = c10::elementSize(entry.dtype);
 
-  entry.shape = parse_shape(v["shape"], what + ": shape");
+  entry.shape = read_at(what, [&] { return json::read_shape(v["shape"], "/shape"); });
   uint64_t numel = 1;
   for (int64_t s : entry.shape) numel *= static_cast<uint64_t>(s);  // cannot overflow (L10)
-  const uint64_t bytes = numel * entry.dtype->itemsize;
+  const uint64_t bytes = numel * entry.itemsize;
 
-  const ojson& offsets = v["data_offsets"];
+  const Json& offsets = v["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2)
-    fail(what + ": data_offsets must be [begin, end], found " + show(offsets));
-  const auto begin = as_u64(offsets[0]);
-  const auto end = as_u64(offsets[1]);
+    reject(what + ": data_offsets must be [begin, end], found " + show(offsets));
+  const auto begin = json::as_uint64(offsets[0]);
+  const auto end = json::as_uint64(offsets[1]);
   if (!begin || !end)
-    fail(what + ": data_offsets [" + show(offsets[0]) + ", " + show(offsets[1]) +
-         "] must be two non-negative integers");
+    reject(what + ": data_offsets [" + show(offsets[0]) + ", " + show(offsets[1]) +
+           "] must be two non-negative integers");
   const std::string range = "[" + std::to_string(*begin) + ", " + std::to_string(*end) + "]";
-  if (*begin > *end) fail(what + ": data_offsets " + range + " are reversed (begin > end)");
+  if (*begin > *end) reject(what + ": data_offsets " + range + " are reversed (begin > end)");
   if (*end > buffer_size)
-    fail(what + ": data_offsets " + range + " lie outside the data buffer (" + std::to_string(buffer_size) +
-         " bytes)");
+    reject(what + ": data_offsets " + range + " lie outside the data buffer (" + std::to_string(buffer_size) +
+           " bytes)");
   if (*end - *begin != bytes)
-    fail(what + ": data_offsets " + range + " hold " + std::to_string(*end - *begin) + " bytes, but shape " +
-         shape_text(entry.shape) + " of " + dtype_name + " needs " + std::to_string(bytes));
+    reject(what + ": data_offsets " + range + " hold " + std::to_string(*end - *begin) + " bytes, but shape " +
+           shape_list(entry.shape) + " of " + dtype_name + " needs " + std::to_string(bytes));
   entry.begin = *begin;
   entry.end = *end;
   return entry;
 }
 
-void parse_metadata(const ojson& v, LoadedContext* out) {
-  if (!v.is_object()) fail(std::string(kMetadataKey) + ": expected an object, found " + kind_of(v));
+// L5 (the metadata's form) and L6. The slice and the forward arguments are
+// JSON inside a string: parsed like the header, read like the checker's.
+void parse_metadata(const Json& v, LoadedContext* out) {
+  if (!v.is_object()) reject(std::string(kMetadataKey) + ": expected an object, found " + kind_of(v));
   for (const auto& item : v.items()) {
     if (!item.value().is_string())
-      fail(std::string(kMetadataKey) + " " + quote(item.key()) + ": expected a string, found " +
-           kind_of(item.value()));
+      reject(std::string(kMetadataKey) + " " + quote(item.key()) + ": expected a string, found " +
+             kind_of(item.value()));
   }
   for (const auto& item : v.items()) {
     const std::string& key = item.key();
     const std::string& value = item.value().get_ref<const std::string&>();
+    const std::string what = std::string(kMetadataKey) + " " + quote(key);
     if (key == kFormatKey) {
       if (value != kFormatVersion)
-        fail(std::string(kMetadataKey) + " " + quote(kFormatKey) + " is " + quote(value) +
-                 " (this modctx reads format \"1\")",
-             Code::unsupported);
+        reject(what + " is " + quote(value) + " (this modctx reads format \"1\")", Code::unsupported);
     } else if (key == kSliceKey) {
-      out->fields.output_slice = parse_slice_text(value);
+      out->fields.output_slice = read_at(what, [&] { return json::read_slice(json::parse_strict(value, ""), ""); });
     } else if (key == kForwardKey) {
-      out->forward = parse_forward_text(value);
+      out->forward = read_at(what, [&] { return json::read_forward(json::parse_strict(value, ""), ""); });
     } else if (key.compare(0, 7, "modctx.") == 0) {
-      fail(std::string(kMetadataKey) + ": unknown key " + quote(key) + " (modctx writes " + kFormatKey + ", " +
-           kSliceKey + ", " + kForwardKey + ")");
+      reject(std::string(kMetadataKey) + ": unknown key " + quote(key) + " (modctx writes " + kFormatKey + ", " +
+             kSliceKey + ", " + kForwardKey + ")");
     }
   }
 }
@@ -386,31 +205,26 @@ uint64_t read_le64(const unsigned char* p) {
 void delete_keepalive(void* ctx) { delete static_cast<std::shared_ptr<const void>*>(ctx); }
 
 LoadedContext load_checked(const unsigned char* data, size_t size, const std::shared_ptr<const void>& keepalive) {
-  if (!kLittleEndian) fail("safetensors data is little-endian; this machine is big-endian", Code::unsupported);
+  if (!kLittleEndian) reject("safetensors data is little-endian; this machine is big-endian", Code::unsupported);
   // L1, L2
   if (size < 8)
-    fail("file too short: " + std::to_string(size) +
+    reject("file too short: " + std::to_string(size) +
          " bytes (a safetensors file starts with an 8-byte header length)");
   const uint64_t header_size = read_le64(data);
   const uint64_t after = size - 8;
   if (header_size > kSafetensorsMaxHeaderBytes)
-    fail("header length " + std::to_string(header_size) + " exceeds the limit of " +
+    reject("header length " + std::to_string(header_size) + " exceeds the limit of " +
          std::to_string(kSafetensorsMaxHeaderBytes) + " bytes");
   if (header_size > after)
-    fail("header length " + std::to_string(header_size) + " exceeds the file (" + std::to_string(after) +
+    reject("header length " + std::to_string(header_size) + " exceeds the file (" + std::to_string(after) +
          " bytes after the 8-byte length)");
   const char* header = reinterpret_cast<const char*>(data + 8);
   const unsigned char* buffer = data + 8 + header_size;
   const uint64_t buffer_size = after - header_size;
 
   // L3, L4, L5
-  ojson doc;
-  try {
-    doc = parse_strict(header, header + header_size);
-  } catch (const FormatFailure& f) {
-    fail("header: " + f.message, f.code);
-  }
-  if (!doc.is_object()) fail(std::string("header: expected a JSON object, found ") + kind_of(doc));
+  const Json doc = read_at("header", [&] { return json::parse_strict(header, header + header_size, ""); });
+  if (!doc.is_object()) reject(std::string("header: expected a JSON object, found ") + kind_of(doc));
 
   LoadedContext out;
   // L6
@@ -424,7 +238,7 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
     Field field{};
     const bool is_field = parse_field(name, &field);
     if (!is_field && name.compare(0, 2, "__") != 0)
-      fail("tensor " + quote(name) + " is not a context field (expected one of: " + kFieldList +
+      reject("tensor " + quote(name) + " is not a context field (expected one of: " + std::string(kFieldList) +
            "; names starting with \"__\" are ignored)");
     TensorEntry entry = parse_entry(name, item.value(), buffer_size);
     entry.field = is_field ? static_cast<int>(field) : -1;
@@ -436,22 +250,23 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
   for (const auto& e : entries)
     if (e.end > e.begin) by_offset.push_back(&e);
   std::sort(by_offset.begin(), by_offset.end(), [](const TensorEntry* a, const TensorEntry* b) {
-    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+    if (a->begin != b->begin) return a->begin < b->begin;
+    return a->end != b->end ? a->end < b->end : a->name < b->name;
   });
   for (size_t i = 1; i < by_offset.size(); ++i) {
     const TensorEntry& a = *by_offset[i - 1];
     const TensorEntry& b = *by_offset[i];
     if (b.begin < a.end)
-      fail("tensors " + quote(a.name) + " [" + std::to_string(a.begin) + ", " + std::to_string(a.end) + "] and " +
+      reject("tensors " + quote(a.name) + " [" + std::to_string(a.begin) + ", " + std::to_string(a.end) + "] and " +
            quote(b.name) + " [" + std::to_string(b.begin) + ", " + std::to_string(b.end) + "] overlap");
   }
 
   // L13
   for (const auto& e : entries) {
-    if (e.field < 0 || e.dtype->type != at::kBool) continue;
+    if (e.field < 0 || e.dtype != at::kBool) continue;
     for (uint64_t i = e.begin; i < e.end; ++i)
       if (buffer[i] > 1)
-        fail("tensor " + quote(e.name) + ": BOOL byte " + std::to_string(i - e.begin) + " is " +
+        reject("tensor " + quote(e.name) + ": BOOL byte " + std::to_string(i - e.begin) + " is " +
              std::to_string(buffer[i]) + " (expected 0 or 1)");
   }
 
@@ -461,14 +276,14 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
     const unsigned char* p = buffer + e.begin;
     at::Tensor t;
     if (e.end == e.begin) {
-      t = allocate_cpu_tensor(e.shape, e.dtype->type);
-    } else if (reinterpret_cast<uintptr_t>(p) % e.dtype->itemsize != 0) {
-      t = allocate_cpu_tensor(e.shape, e.dtype->type);
+      t = allocate_cpu_tensor(e.shape, e.dtype);
+    } else if (reinterpret_cast<uintptr_t>(p) % e.itemsize != 0) {
+      t = allocate_cpu_tensor(e.shape, e.dtype);
       std::memcpy(t.data_ptr(), p, e.end - e.begin);
     } else {
       void* blob = const_cast<unsigned char*>(p);
       void* ctx = keepalive ? new std::shared_ptr<const void>(keepalive) : nullptr;
-      t = make_tensor_view(blob, e.shape, {}, e.dtype->type, at::Device(at::kCPU), ctx,
+      t = make_tensor_view(blob, e.shape, {}, e.dtype, at::Device(at::kCPU), ctx,
                            keepalive ? delete_keepalive : nullptr);
     }
     out.fields.tensors[e.field] = std::move(t);
@@ -478,9 +293,14 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
 
 // ------------------------------------------------------------------ writing
 
+// The header is written in this order: metadata first, then the tensors as
+// they lie in the buffer.
+using OrderedJson = nlohmann::ordered_json;
+
 struct PlannedTensor {
   std::string name;
-  const DtypeEntry* dtype;
+  const char* dtype;  // safetensors' name
+  uint64_t itemsize;
   at::Tensor tensor;  // contiguous, CPU
   uint64_t bytes;
 };
@@ -495,13 +315,13 @@ std::string slice_text(const Slice& s) {
   return "[" + part(s.start) + ", " + part(s.stop) + ", " + part(s.step) + "]";
 }
 
-std::string forward_text(const SavedForward& f) {
+std::string forward_text(const ForwardRecord& f) {
   std::string tokens = "null";
-  if (f.tokens) tokens = shape_text(*f.tokens);
+  if (f.tokens) tokens = shape_list(*f.tokens);
   return "{\"tokens\": " + tokens + ", \"kv_caches\": " + (f.kv_caches ? "true" : "false") + "}";
 }
 
-Plan make_plan(const ModalityContext& ctx, const std::optional<SavedForward>& forward) {
+Plan make_plan(const ModalityContext& ctx, const std::optional<ForwardRecord>& forward) {
   if (!kLittleEndian) throw Error(Code::unsupported, "save_safetensors: safetensors data is little-endian; this machine is big-endian");
   Plan plan;
   for (int i = 0; i < kFieldCount; ++i) {
@@ -513,35 +333,36 @@ Plan make_plan(const ModalityContext& ctx, const std::optional<SavedForward>& fo
       throw Error(Code::unsupported, what + " is not a strided (dense) tensor");
     if (!t.device().is_cpu())
       throw Error(Code::unsupported, what + " is on " + t.device().str() + "; only CPU tensors can be saved");
-    const DtypeEntry* dtype = find_dtype(t.scalar_type());
+    const char* dtype = safetensors_dtype_name(t.scalar_type());
     if (!dtype)
       throw Error(Code::unsupported, what + " has dtype " + std::string(c10::toString(t.scalar_type())) +
                                          ", which safetensors cannot name");
-    if (t.dim() > static_cast<int64_t>(kSafetensorsMaxDims))
+    if (t.dim() > static_cast<int64_t>(kMaxDims))
       throw Error(Code::unsupported, what + " has " + std::to_string(t.dim()) + " dimensions (at most " +
-                                         std::to_string(kSafetensorsMaxDims) + ")");
+                                         std::to_string(kMaxDims) + ")");
     if (t.numel() > 0 && (!t.has_storage() || t.data_ptr() == nullptr))
       throw Error(Code::unsupported, what + " has no data (a tensor that only describes a shape)");
     if (t.is_conj() || t.is_neg() || !t.is_contiguous()) t = contiguous_cpu_copy(t);
-    plan.tensors.push_back({name, dtype, t, static_cast<uint64_t>(t.numel()) * dtype->itemsize});
+    const uint64_t itemsize = c10::elementSize(t.scalar_type());
+    plan.tensors.push_back({name, dtype, itemsize, t, static_cast<uint64_t>(t.numel()) * itemsize});
   }
   // Widest element first, then by name: every tensor starts at a multiple of
   // its element size (sizes are powers of two; the data buffer starts at a
   // multiple of 8), as the reference writer lays them out.
   std::sort(plan.tensors.begin(), plan.tensors.end(), [](const PlannedTensor& a, const PlannedTensor& b) {
-    return a.dtype->itemsize != b.dtype->itemsize ? a.dtype->itemsize > b.dtype->itemsize : a.name < b.name;
+    return a.itemsize != b.itemsize ? a.itemsize > b.itemsize : a.name < b.name;
   });
 
-  ojson header = ojson::object();
-  ojson metadata = ojson::object();
+  OrderedJson header = OrderedJson::object();
+  OrderedJson metadata = OrderedJson::object();
   metadata[kFormatKey] = kFormatVersion;
   if (ctx.output_slice()) metadata[kSliceKey] = slice_text(*ctx.output_slice());
   if (forward) metadata[kForwardKey] = forward_text(*forward);
   header[kMetadataKey] = std::move(metadata);
   uint64_t offset = 0;
   for (const auto& p : plan.tensors) {
-    ojson entry = ojson::object();
-    entry["dtype"] = p.dtype->name;
+    OrderedJson entry = OrderedJson::object();
+    entry["dtype"] = p.dtype;
     entry["shape"] = p.tensor.sizes().vec();
     entry["data_offsets"] = {offset, offset + p.bytes};
     header[p.name] = std::move(entry);
@@ -568,7 +389,7 @@ class TempFile {
       if (fd_ >= 0) return;
       if (errno != EEXIST) break;
     }
-    io_fail("cannot create " + tmp_);
+    throw_io_error("cannot create " + tmp_);
   }
   ~TempFile() {
     if (fd_ >= 0) ::close(fd_);
@@ -583,7 +404,7 @@ class TempFile {
       const ssize_t n = ::write(fd_, p, std::min<size_t>(size, size_t{1} << 30));
       if (n < 0) {
         if (errno == EINTR) continue;
-        io_fail("cannot write " + tmp_);
+        throw_io_error("cannot write " + tmp_);
       }
       p += n;
       size -= static_cast<size_t>(n);
@@ -591,11 +412,11 @@ class TempFile {
   }
 
   void commit() {
-    if (::fsync(fd_) != 0) io_fail("cannot flush " + tmp_);
+    if (::fsync(fd_) != 0) throw_io_error("cannot flush " + tmp_);
     const int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0) io_fail("cannot close " + tmp_);
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) io_fail("cannot rename " + tmp_ + " to " + path_);
+    if (::close(fd) != 0) throw_io_error("cannot close " + tmp_);
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) throw_io_error("cannot rename " + tmp_ + " to " + path_);
     committed_ = true;
     // Make the rename durable too (best effort).
     const auto slash = path_.rfind('/');
@@ -608,7 +429,7 @@ class TempFile {
   }
 
  private:
-  [[noreturn]] void io_fail(const std::string& what) {
+  [[noreturn]] void throw_io_error(const std::string& what) {
     const int err = errno;
     throw Error(Code::io, path_ + ": " + what + ": " + errno_text(err));
   }
@@ -630,18 +451,7 @@ struct Mapping {
 
 }  // namespace
 
-const char* safetensors_dtype_name(at::ScalarType type) noexcept {
-  const DtypeEntry* d = find_dtype(type);
-  return d ? d->name : nullptr;
-}
-
-bool parse_safetensors_dtype(const std::string& name, at::ScalarType* out) noexcept {
-  const DtypeEntry* d = find_dtype(name);
-  if (d) *out = d->type;
-  return d != nullptr;
-}
-
-std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<SavedForward>& forward) {
+std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<ForwardRecord>& forward) {
   const Plan plan = make_plan(ctx, forward);
   std::string out = plan.prefix;
   for (const auto& p : plan.tensors)
@@ -650,7 +460,7 @@ std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<Sa
 }
 
 void save_safetensors(const std::string& path, const ModalityContext& ctx,
-                      const std::optional<SavedForward>& forward) {
+                      const std::optional<ForwardRecord>& forward) {
   const Plan plan = make_plan(ctx, forward);
   TempFile file(path);
   file.write(plan.prefix.data(), plan.prefix.size());
@@ -666,22 +476,22 @@ LoadedContext load_safetensors_from_memory(const void* data, size_t size, std::s
   if (!data) size = 0;
   try {
     return load_checked(bytes, size, keepalive);
-  } catch (const FormatFailure& f) {
-    throw Error(f.code, name + ": " + f.message);
+  } catch (const Rejection& r) {
+    throw Error(r.code, name + ": " + r.message);
   }
 }
 
 LoadedContext load_safetensors(const std::string& path) {
-  auto fail_io = [&](const std::string& what, int err) {
+  auto throw_io_error = [&](const std::string& what, int err) {
     throw Error(Code::io, path + ": " + what + ": " + errno_text(err));
   };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail_io("cannot open", errno);
+  if (fd < 0) throw_io_error("cannot open", errno);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
-    fail_io("cannot stat", err);
+    throw_io_error("cannot stat", err);
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -697,7 +507,7 @@ LoadedContext load_safetensors(const std::string& path) {
     while (n < 0 && errno == EINTR);
     const int err = errno;
     ::close(fd);
-    if (n < 0) fail_io("cannot read", err);
+    if (n < 0) throw_io_error("cannot read", err);
     return load_safetensors_from_memory(small, static_cast<size_t>(n), nullptr, path);
   }
   if (size > SIZE_MAX) {
@@ -709,7 +519,7 @@ LoadedContext load_safetensors(const std::string& path) {
   void* addr = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   const int err = errno;
   ::close(fd);
-  if (addr == MAP_FAILED) fail_io("cannot map", err);
+  if (addr == MAP_FAILED) throw_io_error("cannot map", err);
   std::shared_ptr<Mapping> mapping;
   try {
     mapping = std::make_shared<Mapping>(addr, static_cast<size_t>(size));

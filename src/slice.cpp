@@ -60,15 +60,26 @@ Slice::Indices Slice::indices(int64_t length) const {
   return result;
 }
 
-Status Slice::check_view_of(int64_t hidden_dim) const {
-  // PyTorch counts the indices against the tensor's dims before it unpacks
-  // the slice: the rank error comes first.
-  if (hidden_dim < 3)
-    return Status::failure(Code::shape, "too many indices for tensor of dimension " + std::to_string(hidden_dim));
+Status Slice::validate_step() const {
   const int64_t s = step.value_or(1);
   if (s == 0) return Status::failure(Code::slice, "slice step cannot be zero");
   if (s < 0) return Status::failure(Code::slice, "step must be greater than zero");
   return Status::success();
+}
+
+Status Slice::validate_view_of(int64_t hidden_dim) const {
+  // PyTorch counts the indices against the tensor's dims before it unpacks
+  // the slice: the rank error comes first.
+  if (hidden_dim < 3)
+    return Status::failure(Code::shape, "too many indices for tensor of dimension " + std::to_string(hidden_dim));
+  return validate_step();
+}
+
+int64_t Slice::view_step(int64_t step, int64_t length, int64_t stride) noexcept {
+  int64_t unused = 0;
+  const bool overflows =
+      __builtin_add_overflow(length, step - 1, &unused) || __builtin_mul_overflow(step, stride, &unused);
+  return overflows ? (length > 1 ? length : 1) : step;
 }
 
 std::string Slice::repr() const {

@@ -18,25 +18,25 @@ namespace detail {
 
 namespace {
 
-[[noreturn]] void fail(Code code, const std::string& message) { throw Error(code, message); }
+[[noreturn]] void throw_error(Code code, const std::string& message) { throw Error(code, message); }
 
 void require_allocatable(const Placement& p, const at::Device& device, const char* what) {
   if (!p.can_allocate(device))
-    fail(Code::unsupported, std::string(what) + " would be allocated on " + device.str() +
+    throw_error(Code::unsupported, std::string(what) + " would be allocated on " + device.str() +
                                 ", which this LibTorch cannot allocate on (built without that backend)");
 }
 
 // visual_token_mask's checks; returns how many tokens each frame covers.
 int64_t check_frame_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens, const Placement& p) {
   if (frame_mask.dim() != 2)
-    fail(Code::shape, "frame_mask must have shape (B, F), got " + shape_tuple(frame_mask.sizes()));
+    throw_error(Code::shape, "frame_mask must have shape (B, F), got " + shape_tuple(frame_mask.sizes()));
   if (frame_mask.scalar_type() != at::kBool)
-    fail(Code::dtype, "frame_mask.dtype must be torch.bool, got " + torch_dtype_name(frame_mask.scalar_type()));
+    throw_error(Code::dtype, "frame_mask.dtype must be torch.bool, got " + torch_dtype_name(frame_mask.scalar_type()));
   const int64_t num_frames = frame_mask.size(1);
-  if (num_frames == 0) fail(Code::shape, "_visual_token_mask: frame_mask has no frames (shape " +
+  if (num_frames == 0) throw_error(Code::shape, "_visual_token_mask: frame_mask has no frames (shape " +
                                              shape_tuple(frame_mask.sizes()) + ")");
   if (num_visual_tokens % num_frames != 0)
-    fail(Code::shape, "_visual_token_mask: num_visual_tokens (" + std::to_string(num_visual_tokens) +
+    throw_error(Code::shape, "_visual_token_mask: num_visual_tokens (" + std::to_string(num_visual_tokens) +
                           ") is not a multiple of num_frames (" + std::to_string(num_frames) +
                           "); the per-frame expansion assumes frame-contiguous visual tokens.");
   require_allocatable(p, frame_mask.device(), "the visual token mask");
@@ -48,7 +48,7 @@ int64_t check_frame_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens
 // visual token mask alone with text = 0).
 at::Tensor mask_values(const at::Tensor& frame_mask, int64_t per_frame, int64_t text, const Placement& p) {
   if (frame_mask.numel() > 0 && !frame_mask.data_ptr())
-    fail(Code::unsupported, "frame_mask holds no data (a metadata-only tensor)");
+    throw_error(Code::unsupported, "frame_mask holds no data (a metadata-only tensor)");
   const at::Tensor frames = p.read_on_cpu(frame_mask);
   const int64_t batch = frames.size(0), num_frames = frames.size(1);
   const int64_t width = num_frames * per_frame + text;
@@ -91,24 +91,24 @@ at::Tensor prefix_key_padding_mask(const at::Tensor& frame_mask, int64_t num_vis
   if (!frame_mask.defined()) return at::Tensor();
   const int64_t per_frame = check_frame_mask(frame_mask, num_visual_tokens, p);
   if (input_ids_shape.size() != 2)
-    fail(Code::shape, "input_ids must have shape (B, T), got " + shape_tuple(input_ids_shape));
+    throw_error(Code::shape, "input_ids must have shape (B, T), got " + shape_tuple(input_ids_shape));
   if (frame_mask.size(0) != input_ids_shape[0])
-    fail(Code::shape, "frame_mask batch size " + std::to_string(frame_mask.size(0)) +
+    throw_error(Code::shape, "frame_mask batch size " + std::to_string(frame_mask.size(0)) +
                           " does not match the batch size " + std::to_string(input_ids_shape[0]) + " of input_ids");
   return p.place(mask_values(frame_mask, per_frame, input_ids_shape[1], p), frame_mask.device());
 }
 
 ModalityContext compose(Arch arch, const StrategyInputs& in, const Placement& p) {
   if (static_cast<int>(arch) < 0 || static_cast<int>(arch) > static_cast<int>(Arch::moma))
-    fail(Code::invalid_argument, "compose: unknown architecture " + std::to_string(static_cast<int>(arch)));
-  if (arch == Arch::text) fail(Code::invalid_argument, "compose: the text architecture has no strategy");
-  if (!in.image_embeds.defined()) fail(Code::invalid_argument, "compose: image_embeds is not set");
+    throw_error(Code::invalid_argument, "compose: unknown architecture " + std::to_string(static_cast<int>(arch)));
+  if (arch == Arch::text) throw_error(Code::invalid_argument, "compose: the text architecture has no strategy");
+  if (!in.image_embeds.defined()) throw_error(Code::invalid_argument, "compose: image_embeds is not set");
   if (in.image_embeds.dim() != 3)
-    fail(Code::shape, "image_embeds must have shape (B, N, D), got " + shape_tuple(in.image_embeds.sizes()));
+    throw_error(Code::shape, "image_embeds must have shape (B, N, D), got " + shape_tuple(in.image_embeds.sizes()));
   if (in.input_ids_shape.size() != 2)
-    fail(Code::shape, "input_ids must have shape (B, T), got " + shape_tuple(in.input_ids_shape));
+    throw_error(Code::shape, "input_ids must have shape (B, T), got " + shape_tuple(in.input_ids_shape));
   if (in.input_ids_shape[0] < 0 || in.input_ids_shape[1] < 0)
-    fail(Code::shape, "input_ids shape " + shape_tuple(in.input_ids_shape) + " has a negative size");
+    throw_error(Code::shape, "input_ids shape " + shape_tuple(in.input_ids_shape) + " has a negative size");
   const int64_t n = in.image_embeds.size(1);
 
   ContextFields f;

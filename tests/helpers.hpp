@@ -5,14 +5,14 @@
 
 #include <vector>
 
-#include "cli/description.hpp"
 #include "modctx/modctx.hpp"
+#include "modctx/tensor.hpp"
 
 namespace test {
 
 inline at::Tensor meta(std::vector<int64_t> shape, at::ScalarType dtype = at::kFloat,
                        at::Device device = at::Device(at::kCPU)) {
-  return modctx::cli::metadata_tensor(shape, dtype, device);
+  return modctx::make_metadata_tensor(shape, dtype, device);
 }
 
 // A context's raw parts with the fields named by the bits of `mask` set

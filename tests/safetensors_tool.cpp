@@ -22,7 +22,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/description.hpp"
+#include "modctx/names.hpp"
+#include "modctx/tensor.hpp"
 #include "modctx/modctx.hpp"
 #include "modctx/safetensors.hpp"
 
@@ -32,7 +33,7 @@ using nlohmann::json;
 
 at::Tensor make_tensor(const json& spec) {
   at::ScalarType dtype{};
-  if (!modctx::cli::parse_dtype(spec.at("dtype").get<std::string>(), &dtype))
+  if (!modctx::parse_dtype(spec.at("dtype").get<std::string>(), &dtype))
     throw std::runtime_error("unknown dtype " + spec.at("dtype").dump());
   const auto shape = spec.at("shape").get<std::vector<int64_t>>();
   const json& values = spec.at("values");
@@ -79,7 +80,7 @@ json write_one(const std::string& out, const json& spec) {
     auto part = [](const json& v) { return v.is_null() ? std::nullopt : std::optional<int64_t>(v.get<int64_t>()); };
     fields.output_slice = modctx::Slice{part(s.at(0)), part(s.at(1)), part(s.at(2))};
   }
-  std::optional<modctx::SavedForward> forward;
+  std::optional<modctx::ForwardRecord> forward;
   if (spec.contains("forward") && !spec["forward"].is_null()) {
     const json& f = spec["forward"];
     forward.emplace();

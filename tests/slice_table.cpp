@@ -5,7 +5,8 @@
 #include <iostream>
 #include <optional>
 
-#include "cli/description.hpp"
+#include "modctx/names.hpp"
+#include "modctx/tensor.hpp"
 #include "modctx/forward.hpp"
 #include "modctx/slice.hpp"
 
@@ -20,7 +21,7 @@ int main() {
   for (int i = 0; i < 25; ++i) bounds[i + 1] = i - 12;
   const std::optional<int64_t> steps[] = {std::nullopt, 1, 2, 3, -1, 0};
   for (int64_t length = 0; length <= 10; ++length) {
-    const at::Tensor h = modctx::cli::metadata_tensor({1, length, 2}, at::kFloat, at::Device(at::kCPU));
+    const at::Tensor h = modctx::make_metadata_tensor({1, length, 2}, at::kFloat, at::Device(at::kCPU));
     for (const auto& start : bounds)
       for (const auto& stop : bounds)
         for (const auto& step : steps) {

@@ -30,7 +30,7 @@ ModalityContext make(std::initializer_list<std::pair<Field, at::Tensor>> tensors
 }
 
 modctx::Status forward(const ModalityContext* ctx, bool tokens, bool kv) {
-  return modctx::validate_forward(ctx, ForwardArgs{tokens, kv});
+  return modctx::validate_forward(ctx ? ctx->facts() : modctx::ContextFacts(), ForwardArgs{tokens, kv});
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ using modctx::ContextFields;
 using modctx::Field;
 using modctx::LoadedContext;
 using modctx::ModalityContext;
-using modctx::SavedForward;
+using modctx::ForwardRecord;
 using modctx::Slice;
 
 namespace {
@@ -83,6 +83,15 @@ std::string file_of(const std::string& header, const std::string& data = "",
 LoadedContext load_bytes(const std::string& bytes) {
   return modctx::load_safetensors_from_memory(bytes.data(), bytes.size(), nullptr, "t.safetensors");
 }
+
+// "/0/0/...": the JSON pointer n levels down a nest of arrays.
+std::string deep_pointer(int n) {
+  std::string p;
+  for (int i = 0; i < n; ++i) p += "/0";
+  return p;
+}
+
+constexpr const char* kTooMany = "tensor \"inputs_embeds\" at /shape: the shape has more elements than a tensor can hold";
 
 // Loading `bytes` fails with exactly this code and message (after "t.safetensors: ").
 void expect_error(const std::string& bytes, Code code, const std::string& message) {
@@ -167,11 +176,11 @@ TEST_CASE("safetensors: a whole context with its metadata round-trips", "[safete
   f.output_slice = Slice{3, std::nullopt, std::nullopt};
   const ModalityContext ctx(f);
 
-  const std::optional<SavedForward> forwards[] = {
+  const std::optional<ForwardRecord> forwards[] = {
       std::nullopt,
-      SavedForward{std::vector<int64_t>{2, 2}, false},
-      SavedForward{std::nullopt, true},
-      SavedForward{std::vector<int64_t>{}, true},
+      ForwardRecord{std::vector<int64_t>{2, 2}, false},
+      ForwardRecord{std::nullopt, true},
+      ForwardRecord{std::vector<int64_t>{}, true},
   };
   for (const auto& forward : forwards) {
     modctx::save_safetensors(path, ctx, forward);
@@ -211,7 +220,7 @@ TEST_CASE("safetensors: the writer's exact bytes", "[safetensors]") {
   f[Field::key_padding_mask] = bools({1, 0, 1});
   f.output_slice = Slice{576, std::nullopt, std::nullopt};
   const std::string bytes =
-      modctx::safetensors_bytes(ModalityContext(f), SavedForward{std::vector<int64_t>{2, 24}, false});
+      modctx::safetensors_bytes(ModalityContext(f), ForwardRecord{std::vector<int64_t>{2, 24}, false});
   std::string header =
       R"({"__metadata__":{"modctx.format":"1","modctx.output_slice":"[576, null, null]",)"
       R"("modctx.forward":"{\"tokens\": [2, 24], \"kv_caches\": false}"},)"
@@ -228,7 +237,7 @@ TEST_CASE("safetensors: the writer's exact bytes", "[safetensors]") {
   TempDir dir;
   const std::string path = dir.file("ctx.safetensors");
   write_all(path, "old contents");
-  modctx::save_safetensors(path, ModalityContext(f), SavedForward{std::vector<int64_t>{2, 24}, false});
+  modctx::save_safetensors(path, ModalityContext(f), ForwardRecord{std::vector<int64_t>{2, 24}, false});
   CHECK(read_all(path) == expected);
   CHECK(std::system(("test $(ls -A '" + dir.path + "' | wc -l) -eq 1").c_str()) == 0);
 
@@ -454,13 +463,13 @@ TEST_CASE("safetensors: hostile files, each with its exact error", "[safetensors
   expect_error(file_of("{\"a\xc3\": 1}"), F,
                "header: malformed JSON: parse error at line 1, column 5: syntax error while parsing object key - invalid "
                "string: ill-formed UTF-8 byte; last read: '\"a\\xc3\"'; expected string literal");
-  expect_error(file_of(R"({"__metadata__":{},"__metadata__":{}})"), F, "header: duplicate key \"__metadata__\"");
+  expect_error(file_of(R"({"__metadata__":{},"__metadata__":{}})"), F, "header at /__metadata__: duplicate key \"__metadata__\" (a key may appear once in an object)");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","dtype":"F32","shape":[],"data_offsets":[0,4]}})", e8), F,
-               "header: duplicate key \"dtype\"");
-  expect_error(file_of(R"({"__metadata__":{"a":"1","a":"2"}})"), F, "header: duplicate key \"a\"");
+               "header at /inputs_embeds/dtype: duplicate key \"dtype\" (a key may appear once in an object)");
+  expect_error(file_of(R"({"__metadata__":{"a":"1","a":"2"}})"), F, "header at /__metadata__/a: duplicate key \"a\" (a key may appear once in an object)");
   expect_error(file_of("{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}"), F,
-               "header: JSON nested deeper than 16 levels");
-  expect_error(file_of(std::string(1000000, '[')), F, "header: JSON nested deeper than 16 levels");
+               "header at /a" + deep_pointer(31) + ": JSON nested deeper than 32 levels");
+  expect_error(file_of(std::string(1000000, '[')), F, "header at " + deep_pointer(32) + ": JSON nested deeper than 32 levels");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[1],"data_offsets":[0,1e400]}})", e8), F,
                "header: malformed JSON: number overflow parsing '1e400'");
 
@@ -473,26 +482,26 @@ TEST_CASE("safetensors: hostile files, each with its exact error", "[safetensors
   expect_error(file_of(R"({"__metadata__":{"modctx.slice":"[1, 2, 3]"}})"), F,
                "__metadata__: unknown key \"modctx.slice\" (modctx writes modctx.format, modctx.output_slice, modctx.forward)");
   expect_error(file_of(R"({"__metadata__":{"modctx.output_slice":"[1, 2]"}})"), F,
-               "__metadata__ \"modctx.output_slice\": expected [start, stop, step] (each an integer or null), found an array");
+               "__metadata__ \"modctx.output_slice\": expected [start, stop, step] (each an integer or null) or null, found an array");
   expect_error(file_of(R"({"__metadata__":{"modctx.output_slice":"[1.5, null, null]"}})"), F,
-               "__metadata__ \"modctx.output_slice\": part 0 is 1.5 (expected an int64 or null)");
+               "__metadata__ \"modctx.output_slice\" at /0: expected an integer (int64) or null, found 1.5");
   expect_error(file_of(R"({"__metadata__":{"modctx.output_slice":"[null, 9223372036854775808, null]"}})"), F,
-               "__metadata__ \"modctx.output_slice\": part 1 is 9223372036854775808 (expected an int64 or null)");
+               "__metadata__ \"modctx.output_slice\" at /1: expected an integer (int64) or null, found 9223372036854775808");
   expect_error(file_of(R"({"__metadata__":{"modctx.output_slice":"[1, 2, 3]\u0000x"}})"), F,
                "__metadata__ \"modctx.output_slice\": a NUL byte at offset 9 (JSON has none)");
   expect_error(file_of(R"J({"__metadata__":{"modctx.output_slice":"slice(1)"}})J"), F,
                "__metadata__ \"modctx.output_slice\": malformed JSON: parse error at line 1, column 1: syntax error while "
                "parsing value - invalid literal; last read: 's'");
   expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": [-1]}"}})"), F,
-               "__metadata__ \"modctx.forward\": tokens: size 0 is -1 (expected an integer in [0, 2^63))");
+               "__metadata__ \"modctx.forward\" at /tokens/0: expected a size (an integer >= 0), found -1");
   expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"kv_caches\": \"yes\"}"}})"), F,
-               "__metadata__ \"modctx.forward\": kv_caches is \"yes\" (expected true or false)");
+               "__metadata__ \"modctx.forward\" at /kv_caches: expected true or false, found \"yes\"");
   expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": null, \"caches\": true}"}})"), F,
-               "__metadata__ \"modctx.forward\": unknown key \"caches\" (expected tokens, kv_caches)");
+               "__metadata__ \"modctx.forward\" at /caches: unknown key \"caches\" (expected one of: tokens, kv_caches)");
   expect_error(file_of(R"({"__metadata__":{"modctx.forward":"[]"}})"), F,
-               "__metadata__ \"modctx.forward\": expected an object {\"tokens\": SHAPE or null, \"kv_caches\": BOOLEAN}, found an array");
+               "__metadata__ \"modctx.forward\": expected an object, found an array");
   expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": [1], \"tokens\": [2]}"}})"), F,
-               "__metadata__ \"modctx.forward\": duplicate key \"tokens\"");
+               "__metadata__ \"modctx.forward\" at /tokens: duplicate key \"tokens\" (a key may appear once in an object)");
 
   // Tensor names and entries.
   expect_error(file_of(R"({"weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", e8), F,
@@ -508,7 +517,7 @@ TEST_CASE("safetensors: hostile files, each with its exact error", "[safetensors
                "tensor \"inputs_embeds\": expected an object with dtype, shape and data_offsets, found an integer");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[2]}})"), F, "tensor \"inputs_embeds\": missing \"data_offsets\"");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"strides":[1]}})", e8), F,
-               "tensor \"inputs_embeds\": unknown key \"strides\" (expected dtype, shape, data_offsets)");
+               "tensor \"inputs_embeds\" at /strides: unknown key \"strides\" (expected one of: dtype, shape, data_offsets)");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F33","shape":[2],"data_offsets":[0,8]}})", e8), F,
                "tensor \"inputs_embeds\": unknown dtype \"F33\" (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL or C64)");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"bool","shape":[2],"data_offsets":[0,2]}})", e8), F,
@@ -522,24 +531,24 @@ TEST_CASE("safetensors: hostile files, each with its exact error", "[safetensors
 
   // Shapes.
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", e8), F,
-               "tensor \"inputs_embeds\": shape: expected an array of sizes, found an integer");
+               "tensor \"inputs_embeds\" at /shape: expected a shape (an array of sizes), found an integer");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}})", e8), F,
-               "tensor \"inputs_embeds\": shape: size 0 is -1 (expected an integer in [0, 2^63))");
+               "tensor \"inputs_embeds\" at /shape/0: expected a size (an integer >= 0), found -1");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[1,1.5],"data_offsets":[0,8]}})", e8), F,
-               "tensor \"inputs_embeds\": shape: size 1 is 1.5 (expected an integer in [0, 2^63))");
+               "tensor \"inputs_embeds\" at /shape/1: expected a size (an integer >= 0), found 1.5");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,8]}})", e8), F,
-               "tensor \"inputs_embeds\": shape: size 0 is 18446744073709551615 (expected an integer in [0, 2^63))");
+               "tensor \"inputs_embeds\" at /shape/0: expected a size (an integer >= 0), found 18446744073709551615");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,8]}})", e8), F,
-               "tensor \"inputs_embeds\": shape: [1099511627776, 1099511627776] has more elements than a tensor can hold");
+               kTooMany);
   // Zero elements, but LibTorch's strides would overflow.
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[0,4611686018427387904,4],"data_offsets":[0,0]}})"), F,
-               "tensor \"inputs_embeds\": shape: [0, 4611686018427387904, ...] has more elements than a tensor can hold");
+               kTooMany);
   // The byte count would wrap to 8 in 64 bits: 2^62 + 2 elements of F32.
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[4611686018427387906],"data_offsets":[0,8]}})", e8), F,
-               "tensor \"inputs_embeds\": shape: [4611686018427387906] has more elements than a tensor can hold");
+               kTooMany);
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[4294967296,4294967296,")" + std::string(100000, 'x') +
                        R"("],"data_offsets":[0,8]}})", e8), F,
-               "tensor \"inputs_embeds\": shape: [4294967296, 4294967296, ...] has more elements than a tensor can hold");
+               kTooMany);
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[2],"data_offsets":[[[0]],")" + std::string(100000, 'x') +
                        R"("]}})", e8), F,
                "tensor \"inputs_embeds\": data_offsets [an array, \"" + std::string(64, 'x') +
@@ -547,7 +556,7 @@ TEST_CASE("safetensors: hostile files, each with its exact error", "[safetensors
   std::string many = "[";
   for (int i = 0; i < 33; ++i) many += i ? ",1" : "1";
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":)" + many + R"(],"data_offsets":[0,4]}})", e8), F,
-               "tensor \"inputs_embeds\": shape: 33 dimensions (at most 32)");
+               "tensor \"inputs_embeds\" at /shape: a shape has at most 32 dimensions, found 33");
 
   // Offsets.
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}})", e8), F,
@@ -575,7 +584,7 @@ TEST_CASE("safetensors: hostile files, each with its exact error", "[safetensors
                "tensors \"inputs_embeds\" [0, 8] and \"key_padding_mask\" [4, 8] overlap");
   expect_error(file_of(R"({"image_features":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},)"
                        R"("__alias":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", e8), F,
-               "tensors \"image_features\" [0, 8] and \"__alias\" [0, 8] overlap");
+               "tensors \"__alias\" [0, 8] and \"image_features\" [0, 8] overlap");
   // Empty tensors share no byte: no overlap.
   CHECK(load_bytes(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                            R"("image_features":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}})", e8))
@@ -593,7 +602,7 @@ TEST_CASE("safetensors: every truncation and every header byte flip fails cleanl
   f[Field::key_padding_mask] = at::ones({2, 5}, at::kBool);
   f.output_slice = Slice{3, std::nullopt, std::nullopt};
   const std::string good =
-      modctx::safetensors_bytes(ModalityContext(f), SavedForward{std::vector<int64_t>{2, 2}, false});
+      modctx::safetensors_bytes(ModalityContext(f), ForwardRecord{std::vector<int64_t>{2, 2}, false});
   REQUIRE_NOTHROW(load_bytes(good));
   // Every proper prefix is refused with a format error; copies on the heap
   // of exactly that size, so that ASan sees any read past the end.

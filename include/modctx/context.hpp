@@ -13,29 +13,15 @@
 #include <optional>
 #include <string>
 
+#include "modctx/names.hpp"
 #include "modctx/slice.hpp"
 #include "modctx/status.hpp"
 
 namespace modctx {
 
-// The six tensor fields. The values are the C ABI's `modctx_field` values.
-enum class Field : int {
-  inputs_embeds = 0,
-  prefix_embeds = 1,
-  image_features = 2,
-  image_mask = 3,
-  modality_ids = 4,
-  key_padding_mask = 5,
-};
-
-constexpr int kFieldCount = 6;
-
-// The field's name as the reference spells it, e.g. "prefix_embeds".
-// Unknown values give "unknown".
-const char* field_name(Field field) noexcept;
-
-// Parses a field name; false when it is not one of the six.
-bool parse_field(const std::string& name, Field* out) noexcept;
+// The most dimensions a shape may have wherever modctx reads or writes one
+// (descriptions, files, the C ABI's MODCTX_MAX_NDIM).
+constexpr size_t kMaxDims = 32;
 
 // The raw, unchecked parts of a context. An undefined tensor (at::Tensor())
 // means the field is absent (Python's None).
@@ -49,20 +35,23 @@ struct ContextFields {
 };
 
 // What the construction and forward checks read of a context, and nothing
-// more: which fields are set, whether there is an output slice, and
-// modality_ids' dtype. The C ABI checks these before it makes any tensor.
+// more: which fields are set, the output slice, and modality_ids' dtype. The
+// checks take this one type: the C ABI fills it before it makes any tensor,
+// and ContextFields and ModalityContext convert to it.
 struct ContextFacts {
   std::array<bool, kFieldCount> present{};
-  bool output_slice = false;
+  std::optional<Slice> output_slice;
   at::ScalarType modality_ids_dtype = at::kLong;  // meaningful when modality_ids is present
 
+  ContextFacts() = default;
+  // The facts of raw fields (implicit: a check may be given the fields).
+  ContextFacts(const ContextFields& fields);  // NOLINT(google-explicit-constructor)
+
   bool has(Field f) const { return present[static_cast<size_t>(f)]; }
-  bool has_output_slice() const { return output_slice; }
 };
 
 // The four construction checks of REFERENCE.md section 2, in order; the first
 // that fails is returned. Reads presence only: no shape, dtype or device.
-Status validate_construction(const ContextFields& fields);
 Status validate_construction(const ContextFacts& facts);
 
 class ModalityContext {
@@ -88,6 +77,9 @@ class ModalityContext {
   const at::Tensor& key_padding_mask() const { return get(Field::key_padding_mask); }
   const std::optional<Slice>& output_slice() const { return fields_.output_slice; }
   bool empty() const;
+
+  // What the checks read of this context (see ContextFacts).
+  ContextFacts facts() const { return ContextFacts(fields_); }
 
   // A copy of all parts, to change several and build a new context.
   const ContextFields& fields() const { return fields_; }

@@ -1,9 +1,12 @@
 // modctx/forward.hpp: the checks at the top of the reference's
-// Transformer.forward(tokens, modality, kv_caches) (REFERENCE.md section 3,
-// items 1 to 3), and the output slice applied to a hidden state.
+// Transformer.forward(tokens, modality, kv_caches), and the output slice
+// applied to a hidden state.
 #pragma once
 
 #include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <vector>
 
 #include "modctx/context.hpp"
 
@@ -16,14 +19,29 @@ struct ForwardArgs {
   bool has_kv_caches = false;
 };
 
-// The forward-time checks in the reference's order; `context` may be null
-// (a missing context behaves as an empty one). Metadata only.
-Status validate_forward(const ModalityContext* context, ForwardArgs args);
+// The forward arguments as a file or a description records them: the
+// token-id shape (absent: no tokens) and whether KV caches are given. A
+// safetensors file saves one ("modctx.forward"); the checker reads one from
+// a JSON description's "forward" section or from --forward.
+struct ForwardRecord {
+  std::optional<std::vector<int64_t>> tokens;
+  bool kv_caches = false;
 
-// The same checks on what they read of a context (the C ABI's form).
+  ForwardArgs args() const { return ForwardArgs{tokens.has_value(), kv_caches}; }
+
+  friend bool operator==(const ForwardRecord& a, const ForwardRecord& b) {
+    return a.tokens == b.tokens && a.kv_caches == b.kv_caches;
+  }
+};
+
+// The forward-time checks in the reference's order: exactly one of tokens
+// and inputs_embeds; no training-only part (output_slice, prefix_embeds,
+// image_features, modality_ids) with KV caches; modality_ids of dtype long.
+// Reads the facts only. A missing context is an empty one:
+// validate_forward(ContextFacts(), args).
 Status validate_forward(const ContextFacts& facts, ForwardArgs args);
 
-// Throwing form: ForwardError on the first failure.
+// Throwing form: ForwardError on the first failure; `context` may be null.
 void check_forward(const ModalityContext* context, ForwardArgs args);
 
 // `h[:, slice, :]` as PyTorch computes it: a view of dim 1, no copy.
@@ -33,11 +51,5 @@ void check_forward(const ModalityContext* context, ForwardArgs args);
 // zero" for a negative step. Uses LibTorch's operators: links libtorch_cpu
 // (the modctx_aten library).
 at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice);
-
-// PyTorch's dtype name as Python prints it, e.g. "torch.int32".
-std::string torch_dtype_name(at::ScalarType type);
-
-// The same without the "torch." prefix, e.g. "int32".
-const char* dtype_short_name(at::ScalarType type) noexcept;
 
 }  // namespace modctx

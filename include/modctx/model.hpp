@@ -1,7 +1,6 @@
 // modctx/model.hpp: checking a context, with its forward arguments, against
 // a model: the reference's checks first, then everything the reference
-// leaves to fail deep inside the model (REFERENCE.md section 3, second half,
-// and section 5).
+// leaves to fail deep inside the model.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -72,8 +71,5 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
 // Throwing form: ForwardError (or SliceError) on the first failure.
 void check_model(const ModalityContext* context, const ModelSpec& model, const ModelForward& forward,
                  ValueChecks values = {});
-
-// Python's tuple notation of a shape: "(1, 12)", "(12,)", "()".
-std::string shape_tuple(at::IntArrayRef shape);
 
 }  // namespace modctx

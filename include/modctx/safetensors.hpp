@@ -34,32 +34,23 @@
 #include <vector>
 
 #include "modctx/context.hpp"
+#include "modctx/forward.hpp"
+#include "modctx/names.hpp"
 
 namespace modctx {
-
-// The forward arguments saved with a context: the token-id shape (absent: no
-// tokens) and whether KV caches are given (as the checker's "forward").
-struct SavedForward {
-  std::optional<std::vector<int64_t>> tokens;
-  bool kv_caches = false;
-
-  friend bool operator==(const SavedForward& a, const SavedForward& b) {
-    return a.tokens == b.tokens && a.kv_caches == b.kv_caches;
-  }
-};
 
 // What a file holds: the RAW fields (no construction check has run: pass
 // them to ModalityContext::make or the constructor so that the reference's
 // messages apply) and the forward arguments, if saved.
 struct LoadedContext {
   ContextFields fields;
-  std::optional<SavedForward> forward;
+  std::optional<ForwardRecord> forward;
 };
 
 // Limits a file must respect (Code::format beyond them).
+// (Shapes have at most kMaxDims sizes and the JSON at most 32 levels of
+// nesting, as every JSON input of modctx.)
 constexpr uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;  // the JSON header
-constexpr size_t kSafetensorsMaxDims = 32;                    // dimensions of one shape
-constexpr int kSafetensorsMaxJsonDepth = 16;                  // nesting in the header JSON
 
 // Writes `ctx` (and `forward` when given) to `path`, atomically: a temporary
 // file in the same folder, flushed to disk, then renamed over `path`.
@@ -71,10 +62,10 @@ constexpr int kSafetensorsMaxJsonDepth = 16;                  // nesting in the 
 // cannot name (complex128, quantized types); Error(Code::io) when the file
 // cannot be written (message: "PATH: cannot ...: strerror").
 void save_safetensors(const std::string& path, const ModalityContext& ctx,
-                      const std::optional<SavedForward>& forward);
+                      const std::optional<ForwardRecord>& forward);
 
 // The same file as bytes in memory (for tests, fuzz corpora, sockets).
-std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<SavedForward>& forward);
+std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<ForwardRecord>& forward);
 
 // Loads a file: mmap of the whole file (MAP_PRIVATE, so a caller's in-place
 // write to a tensor changes a private copy-on-write page, never the file),
@@ -99,12 +90,7 @@ LoadedContext load_safetensors_from_memory(const void* data, size_t size,
                                            std::shared_ptr<const void> keepalive,
                                            const std::string& name = "<memory>");
 
-// safetensors' dtype name for a LibTorch dtype ("F32", "BOOL", ...); nullptr
-// when safetensors has none or LibTorch 1.13 cannot save it.
-const char* safetensors_dtype_name(at::ScalarType type) noexcept;
-
-// LibTorch's dtype for a safetensors dtype name; false for names LibTorch
-// 1.13 has no type for and for unknown names.
-bool parse_safetensors_dtype(const std::string& name, at::ScalarType* out) noexcept;
+// safetensors' dtype names: safetensors_dtype_name and parse_safetensors_dtype
+// in modctx/names.hpp.
 
 }  // namespace modctx

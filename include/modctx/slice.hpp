@@ -32,11 +32,21 @@ struct Slice {
   // Non-throwing form of indices(): Code::slice on failure.
   bool try_indices(int64_t length, Indices* out, const char** error) const noexcept;
 
+  // The output slice's step rule, as PyTorch applies it to `h[:, slice, :]`:
+  // Code::slice "slice step cannot be zero" for step 0, "step must be
+  // greater than zero" for a negative step.
+  Status validate_step() const;
+
   // Whether `h[:, slice, :]` can be taken on a hidden state of rank
   // `hidden_dim`, in PyTorch's order: the rank first (Code::shape, "too many
-  // indices for tensor of dimension 2"), then the step (Code::slice, "slice
-  // step cannot be zero", "step must be greater than zero").
-  Status check_view_of(int64_t hidden_dim) const;
+  // indices for tensor of dimension 2"), then validate_step().
+  Status validate_view_of(int64_t hidden_dim) const;
+
+  // The step a view of `h[:, slice, :]` takes along a dim of `length`
+  // positions `stride` elements apart: `step` (> 0) itself, or max(length, 1)
+  // when LibTorch's arithmetic on it would overflow int64 (any step >= length
+  // selects the same single position; only the view's stride differs).
+  static int64_t view_step(int64_t step, int64_t length, int64_t stride) noexcept;
 
   // Python's repr: "slice(576, None, None)".
   std::string repr() const;

@@ -11,7 +11,7 @@ namespace modctx {
 
 at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice) {
   if (!h.defined()) throw Error(Code::invalid_argument, "apply_output_slice: the hidden state is undefined");
-  const Status rule = slice.check_view_of(h.dim());
+  const Status rule = slice.validate_view_of(h.dim());
   if (rule.code == Code::slice) throw SliceError(rule.code, rule.message);
   if (!rule.ok()) throw Error(rule.code, rule.message);
   const int64_t step = slice.step.value_or(1);
@@ -22,12 +22,7 @@ at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice) {
   auto clamp = [&](int64_t v) { return std::max(-length, std::min(v, length)); };
   const auto start = slice.start ? c10::optional<int64_t>(clamp(*slice.start)) : c10::nullopt;
   const auto stop = slice.stop ? c10::optional<int64_t>(clamp(*slice.stop)) : c10::nullopt;
-  // A step whose arithmetic would overflow selects at most one position:
-  // any step >= length selects the same one (only the view's stride differs).
-  int64_t unused = 0;
-  const bool step_overflows = __builtin_add_overflow(length, step - 1, &unused) ||
-                              __builtin_mul_overflow(step, h.stride(1), &unused);
-  const int64_t bounded_step = step_overflows ? std::max<int64_t>(length, 1) : step;
+  const int64_t bounded_step = Slice::view_step(step, length, h.stride(1));
   try {
     return h.slice(1, start, stop, bounded_step);
   } catch (const c10::Error& e) {

@@ -1,5 +1,5 @@
-// Checking a context against a model: the reference's forward- and
-// model-time checks in its order, then modctx's own (see model.hpp).
+// Checking a context against a model (modctx/model.hpp): the reference's
+// forward- and model-time checks in its order, then modctx's own.
 #include <ATen/core/Tensor.h>
 
 #include <algorithm>
@@ -15,8 +15,6 @@ namespace modctx {
 namespace {
 
 constexpr const char* kArchNames[] = {"text", "joint_decoder", "cross_attention", "mot", "moma"};
-
-std::string ref(Field f) { return std::string("modality.") + field_name(f); }
 
 Status shape_error(std::string message) { return Status::failure(Code::shape, std::move(message)); }
 
@@ -58,37 +56,37 @@ Status validate_spec(const ModelSpec& m) {
 }
 
 // (B, S, D) with the expected batch and hidden size.
-Status check_bsd(const at::Tensor& t, Field f, const char* dims, int64_t batch, const char* batch_source,
+Status validate_bsd(const at::Tensor& t, Field f, const char* dims, int64_t batch, const char* batch_source,
                  int64_t hidden) {
-  if (t.dim() != 3) return shape_error(ref(f) + " must have shape " + dims + ", got " + shape_tuple(t.sizes()));
+  if (t.dim() != 3) return shape_error(field_ref(f) + " must have shape " + dims + ", got " + shape_tuple(t.sizes()));
   if (t.size(0) != batch)
-    return shape_error(ref(f) + " batch size " + std::to_string(t.size(0)) + " does not match the batch size " +
+    return shape_error(field_ref(f) + " batch size " + std::to_string(t.size(0)) + " does not match the batch size " +
                        std::to_string(batch) + " of " + batch_source);
   if (t.size(2) != hidden)
-    return shape_error(ref(f) + " hidden size " + std::to_string(t.size(2)) +
+    return shape_error(field_ref(f) + " hidden size " + std::to_string(t.size(2)) +
                        " does not match the model's hidden_size " + std::to_string(hidden));
   return Status::success();
 }
 
-Status check_dtypes(const ModalityContext& c, const ModelSpec& model) {
+Status validate_dtypes(const ModalityContext& c, const ModelSpec& model) {
   for (Field f : {Field::inputs_embeds, Field::prefix_embeds, Field::image_features}) {
     if (c.has(f) && !at::isFloatingType(c.get(f).scalar_type()))
-      return Status::failure(Code::dtype, ref(f) + ".dtype must be a floating point type, got " +
+      return Status::failure(Code::dtype, field_ref(f) + ".dtype must be a floating point type, got " +
                                               torch_dtype_name(c.get(f).scalar_type()));
   }
   for (Field f : {Field::image_mask, Field::key_padding_mask}) {
     if (c.has(f) && c.get(f).scalar_type() != at::kBool)
       return Status::failure(Code::dtype,
-                             ref(f) + ".dtype must be torch.bool, got " + torch_dtype_name(c.get(f).scalar_type()));
+                             field_ref(f) + ".dtype must be torch.bool, got " + torch_dtype_name(c.get(f).scalar_type()));
   }
   if (model.text_dtype && c.has(Field::inputs_embeds) && c.inputs_embeds().scalar_type() != *model.text_dtype)
-    return Status::failure(Code::dtype, ref(Field::inputs_embeds) + ".dtype must be " +
+    return Status::failure(Code::dtype, field_ref(Field::inputs_embeds) + ".dtype must be " +
                                             torch_dtype_name(*model.text_dtype) + " (the model's text dtype), got " +
                                             torch_dtype_name(c.inputs_embeds().scalar_type()));
   return Status::success();
 }
 
-Status check_devices(const ModalityContext& c) {
+Status validate_devices(const ModalityContext& c) {
   const at::Tensor* first = nullptr;
   Field first_field{};
   for (int i = 0; i < kFieldCount; ++i) {
@@ -98,22 +96,22 @@ Status check_devices(const ModalityContext& c) {
       first = &c.get(f);
       first_field = f;
     } else if (c.get(f).device() != first->device()) {
-      return Status::failure(Code::device, ref(f) + " is on " + c.get(f).device().str() + ", but " +
-                                               ref(first_field) + " is on " + first->device().str());
+      return Status::failure(Code::device, field_ref(f) + " is on " + c.get(f).device().str() + ", but " +
+                                               field_ref(first_field) + " is on " + first->device().str());
     }
   }
   return Status::success();
 }
 
-Status check_modality_id_values(const at::Tensor& ids, int64_t num_modalities) {
+Status validate_modality_id_values(const at::Tensor& ids, int64_t num_modalities) {
   if (ids.numel() == 0) return Status::success();
   // Values are read on the CPU: modctx's core never runs device code.
   if (!ids.is_cpu())
-    return Status::failure(Code::unsupported, ref(Field::modality_ids) + " is on " + ids.device().str() +
+    return Status::failure(Code::unsupported, field_ref(Field::modality_ids) + " is on " + ids.device().str() +
                                                   ", which this LibTorch cannot read; its values were not checked");
   if (!ids.has_storage() || ids.storage().data() == nullptr)
     return Status::failure(Code::unsupported,
-                           ref(Field::modality_ids) + " holds no data (a metadata-only tensor); its values were not checked");
+                           field_ref(Field::modality_ids) + " holds no data (a metadata-only tensor); its values were not checked");
   // The one place modctx reads tensor data, and only when asked to.
   int64_t low = std::numeric_limits<int64_t>::max(), high = std::numeric_limits<int64_t>::min();
   for_each_value_as<int64_t>(ids, [&](int64_t v) {
@@ -121,7 +119,7 @@ Status check_modality_id_values(const at::Tensor& ids, int64_t num_modalities) {
     high = std::max(high, v);
   });
   if (low < 0 || high >= num_modalities)
-    return Status::failure(Code::value, ref(Field::modality_ids) + " values must be in [0, " +
+    return Status::failure(Code::value, field_ref(Field::modality_ids) + " values must be in [0, " +
                                             std::to_string(num_modalities) + "), found " +
                                             std::to_string(low < 0 ? low : high));
   return Status::success();
@@ -144,17 +142,6 @@ bool parse_arch(const std::string& name, Arch* out) noexcept {
   return false;
 }
 
-std::string shape_tuple(at::IntArrayRef shape) {
-  std::string out = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) out += ',';
-  out += ')';
-  return out;
-}
-
 Status validate_model(const ModalityContext* context, const ModelSpec& model, const ModelForward& forward,
                       ValueChecks values) {
   static const ModalityContext kEmpty;
@@ -163,7 +150,7 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
   if (!s.ok()) return s;
 
   // 1. The reference's forward-time checks.
-  s = validate_forward(&c, ForwardArgs{forward.has_tokens, forward.has_kv_caches});
+  s = validate_forward(c.facts(), ForwardArgs{forward.has_tokens, forward.has_kv_caches});
   if (!s.ok()) return s;
 
   // 2. The residual h must be buildable: embedding(tokens) or inputs_embeds,
@@ -180,13 +167,13 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
   } else {  // validate_forward guarantees inputs_embeds here
     const at::Tensor& ie = c.inputs_embeds();
     if (ie.dim() != 3)
-      return shape_error(ref(Field::inputs_embeds) + " must have shape (B, S, D), got " + shape_tuple(ie.sizes()));
+      return shape_error(field_ref(Field::inputs_embeds) + " must have shape (B, S, D), got " + shape_tuple(ie.sizes()));
     batch = ie.size(0);
     length = ie.size(1);
     batch_source = "modality.inputs_embeds";
   }
   if (c.has(Field::prefix_embeds)) {
-    s = check_bsd(c.prefix_embeds(), Field::prefix_embeds, "(B, N, D)", batch, batch_source, hidden);
+    s = validate_bsd(c.prefix_embeds(), Field::prefix_embeds, "(B, N, D)", batch, batch_source, hidden);
     if (!s.ok()) return s;
     length += c.prefix_embeds().size(1);
   }
@@ -209,26 +196,25 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
                            "Cross-Attention block fired but modality.image_features is None. Cross-Attention models "
                            "require image_features in the ModalityContext.");
   if (c.output_slice()) {
-    const int64_t step = c.output_slice()->step.value_or(1);
-    if (step == 0) return Status::failure(Code::slice, "slice step cannot be zero");
-    if (step < 0) return Status::failure(Code::slice, "step must be greater than zero");
+    s = c.output_slice()->validate_step();
+    if (!s.ok()) return s;
   }
 
   // 4a. Fields the architecture does not use (the reference ignores them silently).
   const unsigned used = used_fields(model.arch);
   for (int i = 0; i < kFieldCount; ++i) {
     if (c.has(static_cast<Field>(i)) && !(used & (1u << i)))
-      return Status::failure(Code::unused_field, ref(static_cast<Field>(i)) + " is not used by a " +
+      return Status::failure(Code::unused_field, field_ref(static_cast<Field>(i)) + " is not used by a " +
                                                      arch_name(model.arch) + " model");
   }
 
   // 4b. Shapes, with B, T, N and D bound across the fields.
   if (c.has(Field::inputs_embeds) && c.inputs_embeds().size(2) != hidden)
-    return shape_error(ref(Field::inputs_embeds) + " hidden size " + std::to_string(c.inputs_embeds().size(2)) +
+    return shape_error(field_ref(Field::inputs_embeds) + " hidden size " + std::to_string(c.inputs_embeds().size(2)) +
                        " does not match the model's hidden_size " + std::to_string(hidden));
   if (c.has(Field::image_features)) {
     const at::Tensor& f = c.image_features();
-    s = check_bsd(f, Field::image_features, "(B, N, D)", batch, batch_source, hidden);
+    s = validate_bsd(f, Field::image_features, "(B, N, D)", batch, batch_source, hidden);
     if (!s.ok()) return s;
     if (c.has(Field::image_mask) && c.image_mask().sizes() != f.sizes().slice(0, 2))
       return shape_error("modality.image_mask shape " + shape_tuple(c.image_mask().sizes()) +
@@ -240,20 +226,20 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
   if (model.num_image_tokens) {
     const Field image_field = c.has(Field::prefix_embeds) ? Field::prefix_embeds : Field::image_features;
     if (c.has(image_field) && c.get(image_field).size(1) != *model.num_image_tokens)
-      return shape_error(ref(image_field) + " has " + std::to_string(c.get(image_field).size(1)) +
+      return shape_error(field_ref(image_field) + " has " + std::to_string(c.get(image_field).size(1)) +
                          " image tokens, but the model's num_image_tokens is " +
                          std::to_string(*model.num_image_tokens));
   }
 
   // 4c, 4d. Dtypes, then devices.
-  s = check_dtypes(c, model);
+  s = validate_dtypes(c, model);
   if (!s.ok()) return s;
-  s = check_devices(c);
+  s = validate_devices(c);
   if (!s.ok()) return s;
 
   // 5. Value checks, asked for by name.
   if (values.modality_ids_range && c.has(Field::modality_ids))
-    return check_modality_id_values(c.modality_ids(), model.num_modalities);
+    return validate_modality_id_values(c.modality_ids(), model.num_modalities);
   return Status::success();
 }
 
