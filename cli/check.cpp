@@ -1,11 +1,11 @@
 // One input checked (see check.hpp).
-#include "cli/check.hpp"
+#include "check.hpp"
 
 #include <memory>
 #include <new>
 #include <utility>
 
-#include "cli/input.hpp"
+#include "input.hpp"
 #include "modctx/modctx.hpp"
 
 namespace modctx::cli {
@@ -34,11 +34,7 @@ Description describe_input(const std::string& name, bool from_walk, const CheckO
     LoadedContext loaded = doc.bytes ? load_safetensors_from_memory(doc.bytes->data(), doc.bytes->size(), doc.bytes, name)
                                      : load_safetensors(name);
     description.fields = std::move(loaded.fields);
-    if (loaded.forward) {
-      description.forward.emplace();
-      description.forward->tokens = std::move(loaded.forward->tokens);
-      description.forward->kv_caches = loaded.forward->kv_caches;
-    }
+    description.forward = std::move(loaded.forward);
     if (options.forward) description.forward = options.forward;
   } else {
     description = parse_description(*doc.bytes, options.forward);
@@ -84,7 +80,7 @@ Verdict check_input(const std::string& name, bool from_walk, const CheckOptions&
     forward.has_kv_caches = fw.kv_caches;
     status = validate_model(&context, *description.model, forward, ValueChecks{options.values});
   } else if (description.forward) {
-    status = validate_forward(&context, description.forward->args());
+    status = validate_forward(context.facts(), description.forward->args());
   }
   if (!status.ok()) return invalid(status);
   if (options.values && !description.model) {

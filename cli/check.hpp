@@ -6,15 +6,15 @@
 #include <optional>
 #include <string>
 
-#include "cli/description.hpp"
-#include "cli/verdict.hpp"
+#include "description.hpp"
+#include "verdict.hpp"
 
 namespace modctx::cli {
 
 struct CheckOptions {
   bool values = false;                        // --values: the checks that read tensor values
   std::optional<ModelSpec> model;             // --model: replaces a document's "model" section
-  std::optional<ForwardDescription> forward;  // --forward: replaces a document's forward arguments
+  std::optional<ForwardRecord> forward;       // --forward: replaces a document's forward arguments
 };
 
 // `name` is "-" for standard input; `from_walk`: found in a directory walk.

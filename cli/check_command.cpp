@@ -1,6 +1,6 @@
 // `modctx check PATH...`: options, then every input in order (see check.hpp
 // for one input, walk.hpp for paths, report.hpp for the output).
-#include "cli/check_command.hpp"
+#include "check_command.hpp"
 
 #include <sys/stat.h>
 
@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "cli/check.hpp"
-#include "cli/input.hpp"
-#include "cli/report.hpp"
-#include "cli/walk.hpp"
+#include "check.hpp"
+#include "input.hpp"
+#include "report.hpp"
+#include "walk.hpp"
 
 namespace modctx::cli {
 
@@ -122,8 +122,8 @@ int check_command(int argc, char** argv) {
       value = argv[++i];
     }
     try {
-      if (arg == "--model") options.model = parse_model_text(value);
-      else if (arg == "--forward") options.forward = parse_forward_text(value);
+      if (arg == "--model") options.model = parse_model_option(value);
+      else if (arg == "--forward") options.forward = parse_forward_option(value);
       else if (arg == "--format" && (value == "text" || value == "json")) format = value == "json" ? Format::json : Format::text;
       else if (arg == "--format") return usage_error("check: --format is text or json, not \"" + value + "\"");
       else return usage_error("check: unknown option " + arg);

@@ -1,5 +1,5 @@
 // Bounded reading of one input (see input.hpp for the rules).
-#include "cli/input.hpp"
+#include "input.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -29,12 +29,12 @@ bool looks_like_safetensors(const std::string& name, const std::string& bytes) n
          !std::isspace(static_cast<unsigned char>(bytes[0]));
 }
 
-[[noreturn]] void fail(Code code, const std::string& name, const std::string& message) {
+[[noreturn]] void throw_input_error(Code code, const std::string& name, const std::string& message) {
   throw InputError(code, message, name + ": " + message);
 }
 
 // The one-file checker's words for an input it could not open or read.
-[[noreturn]] void fail_io(const std::string& name, int err) {
+[[noreturn]] void throw_io_error(const std::string& name, int err) {
   throw InputError(Code::io, std::string("cannot read: ") + std::strerror(err),
                    "cannot read " + name + ": " + std::strerror(err));
 }
@@ -55,7 +55,7 @@ bool fill(int fd, std::string* out, uint64_t want, const std::string& name, size
     if (n < 0) {
       const int err = errno;
       out->resize(old);
-      fail_io(name, err);
+      throw_io_error(name, err);
     }
     out->resize(old + static_cast<size_t>(n));
     if (n == 0) return true;
@@ -81,7 +81,7 @@ Document read_stream(int fd, const std::string& name) {
       else limit = 8 + header + kMaxStreamTensorBytes;
     }
     if (!ended && limit > bytes->size() && !fill(fd, bytes.get(), limit + 1, name) && bytes->size() > limit)
-      fail(Code::format, name,
+      throw_input_error(Code::format, name,
            "a safetensors stream longer than " + std::to_string(limit) +
                " bytes (its header and 1 GiB of tensor data, the most read from a stream); "
                "give the file's path instead (a large file is mapped, not read)");
@@ -91,7 +91,7 @@ Document read_stream(int fd, const std::string& name) {
     // not one and a half times it. Smaller documents never reserve it.
     bytes->reserve(kMaxJsonBytes + 1);
     if (!fill(fd, bytes.get(), kMaxJsonBytes + 1, name))
-      fail(Code::format, name,
+      throw_input_error(Code::format, name,
            "more than " + mib(kMaxJsonBytes) + ", the most a JSON document may have; stopped reading");
   }
   doc.bytes = std::move(bytes);
@@ -109,13 +109,13 @@ Document read_regular(int fd, const struct stat& st, const std::string& name) {
     ssize_t n;
     do n = ::pread(fd, &head[0], head.size(), 0);
     while (n < 0 && errno == EINTR);
-    if (n < 0) fail_io(name, errno);
+    if (n < 0) throw_io_error(name, errno);
     head.resize(static_cast<size_t>(n));
     if (looks_like_safetensors(name, head)) {
       doc.format = Document::Format::safetensors;
       return doc;
     }
-    fail(Code::format, name,
+    throw_input_error(Code::format, name,
          std::to_string(st.st_size) + " bytes, more than the " + mib(kMaxJsonBytes) +
              " a JSON document may have; not read");
   }
@@ -125,7 +125,7 @@ Document read_regular(int fd, const struct stat& st, const std::string& name) {
   bytes->reserve(static_cast<size_t>(st.st_size) + 1);
   if (!fill(fd, bytes.get(), kMaxJsonBytes + 1, name, static_cast<size_t>(st.st_size)) &&
       !looks_like_safetensors(name, *bytes))
-    fail(Code::format, name, "more than " + mib(kMaxJsonBytes) + ", the most a JSON document may have; stopped reading");
+    throw_input_error(Code::format, name, "more than " + mib(kMaxJsonBytes) + ", the most a JSON document may have; stopped reading");
   if (looks_like_safetensors(name, *bytes)) {
     doc.format = Document::Format::safetensors;
     // Small enough to check from the bytes read; a larger one is mapped.
@@ -167,28 +167,28 @@ bool is_context_name(const std::string& name) noexcept {
 Document read_document(const std::string& name, bool from_walk) {
   if (name == "-") return read_stream(STDIN_FILENO, name);
   struct stat st {};
-  if (::stat(name.c_str(), &st) != 0) fail_io(name, errno);
+  if (::stat(name.c_str(), &st) != 0) throw_io_error(name, errno);
   if (S_ISFIFO(st.st_mode) && !from_walk) {
     // A stream named on the command line (`<(cat ctx.json)`, /dev/stdin on
     // a pipe): read it, within the limits. Opening waits for a writer.
     int fd;
     do fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
-    if (fd < 0) fail_io(name, errno);
+    if (fd < 0) throw_io_error(name, errno);
     Fd guard(fd);
     return read_stream(fd, name);
   }
   if (!S_ISREG(st.st_mode))
-    fail(Code::io, name,
+    throw_input_error(Code::io, name,
          std::string(kind_name(st.st_mode)) +
              (S_ISFIFO(st.st_mode) ? ", not read inside a directory (name it to read it)" : ", not a file; not read"));
   // O_NONBLOCK: should the file have become a FIFO since stat, opening does
   // not wait for a writer; the kind is checked again on the descriptor.
   const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) fail_io(name, errno);
+  if (fd < 0) throw_io_error(name, errno);
   Fd guard(fd);
-  if (::fstat(fd, &st) != 0) fail_io(name, errno);
-  if (!S_ISREG(st.st_mode)) fail(Code::io, name, std::string(kind_name(st.st_mode)) + ", not a file; not read");
+  if (::fstat(fd, &st) != 0) throw_io_error(name, errno);
+  if (!S_ISREG(st.st_mode)) throw_input_error(Code::io, name, std::string(kind_name(st.st_mode)) + ", not a file; not read");
   return read_regular(fd, st, name);
 }
 

@@ -18,8 +18,8 @@
 #include <sstream>
 #include <string>
 
-#include "cli/check_command.hpp"
-#include "cli/description.hpp"
+#include "check_command.hpp"
+#include "description.hpp"
 #include "modctx/modctx.hpp"
 #include "modctx/tensor.hpp"
 
@@ -133,19 +133,19 @@ int compose(int argc, char** argv) {
       const std::string option = argv[i];
       if (i + 1 >= argc) return usage_error("compose: " + option + " needs a value");
       const std::string value = argv[i + 1];
-      if (option == "--image") image = modctx::cli::parse_shape_text(value, "--image");
-      else if (option == "--tokens") tokens = modctx::cli::parse_shape_text(value, "--tokens");
+      if (option == "--image") image = modctx::cli::parse_sizes_option(value, "--image");
+      else if (option == "--tokens") tokens = modctx::cli::parse_sizes_option(value, "--tokens");
       else if (option == "--frames") {
-        const auto f = modctx::cli::parse_shape_text(value, "--frames");
+        const auto f = modctx::cli::parse_sizes_option(value, "--frames");
         if (f.size() != 1 || f[0] < 1) return usage_error("compose: --frames needs one count >= 1");
         frames = f[0];
       } else if (option == "--frame-mask") {
         frame_mask = parse_frame_mask(value);
         if (!frame_mask) return usage_error("compose: --frame-mask needs rows of 0 and 1, such as \"1,1,0;1,0,0\"");
       } else if (option == "--dtype") {
-        if (!modctx::cli::parse_dtype(value, &dtype)) return usage_error("compose: unknown dtype \"" + value + "\"");
+        if (!modctx::parse_dtype(value, &dtype)) return usage_error("compose: unknown dtype \"" + value + "\"");
       } else if (option == "--device") {
-        if (!modctx::cli::parse_device(value, &device)) return usage_error("compose: unknown device \"" + value + "\"");
+        if (!modctx::parse_device(value, &device)) return usage_error("compose: unknown device \"" + value + "\"");
       } else {
         return usage_error("compose: unknown option " + option);
       }
@@ -158,7 +158,7 @@ int compose(int argc, char** argv) {
   if (frames && frame_mask) return usage_error("compose: give --frames or --frame-mask, not both");
 
   modctx::StrategyInputs in;
-  in.image_embeds = modctx::cli::metadata_tensor(*image, dtype, device);  // no data: never read
+  in.image_embeds = modctx::make_metadata_tensor(*image, dtype, device);  // no data: never read
   in.input_ids_shape = *tokens;
   in.input_ids_device = device;
   if (frames) {
@@ -167,7 +167,7 @@ int compose(int argc, char** argv) {
   }
   if (frame_mask) {
     in.frame_mask = device.is_cpu() ? *frame_mask
-                                    : modctx::cli::metadata_tensor(frame_mask->sizes().vec(), at::kBool, device);
+                                    : modctx::make_metadata_tensor(frame_mask->sizes().vec(), at::kBool, device);
   }
   modctx::ModalityContext context;
   try {

@@ -1,5 +1,5 @@
 // Output of `modctx check` (see report.hpp).
-#include "cli/report.hpp"
+#include "report.hpp"
 
 #include <unistd.h>
 

@@ -16,7 +16,7 @@
 #include <cstddef>
 #include <string>
 
-#include "cli/verdict.hpp"
+#include "verdict.hpp"
 
 namespace modctx::cli {
 

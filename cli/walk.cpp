@@ -1,5 +1,5 @@
 // Directory walking for `modctx check PATH...` (see walk.hpp).
-#include "cli/walk.hpp"
+#include "walk.hpp"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <set>
 #include <utility>
 
-#include "cli/input.hpp"
+#include "input.hpp"
 
 namespace modctx::cli {
 

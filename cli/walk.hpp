@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/verdict.hpp"
+#include "verdict.hpp"
 
 namespace modctx::cli {
 

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "cli/description.hpp"
+#include "description.hpp"
 #include "modctx/modctx.hpp"
 
 namespace {
@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const modctx::Status built = modctx::ModalityContext::make(description.fields, &context);
   check_status(built, "construction");
   if (!built.ok()) return 0;
-  if (description.forward) check_status(modctx::validate_forward(&context, description.forward->args()), "forward");
+  if (description.forward) check_status(modctx::validate_forward(context.facts(), description.forward->args()), "forward");
   const std::string line = context.describe();
   if (line.rfind("ModalityContext(", 0) != 0 || line.back() != ')') finding("describe(): " + line);
   if (context.output_slice()) {

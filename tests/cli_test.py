@@ -74,7 +74,7 @@ MALFORMED = [
     ('{"feilds": {}}', '/feilds: unknown key "feilds"'),
     ('{"fields": []}', "/fields: expected an object, found an array"),
     ('{"fields": {"prefix": {}}}', '/fields/prefix: unknown field "prefix"'),
-    ('{"fields": {"prefix_embeds": 3}}', "/fields/prefix_embeds: expected an object, found a number"),
+    ('{"fields": {"prefix_embeds": 3}}', "/fields/prefix_embeds: expected an object, found an integer"),
     ('{"fields": {"prefix_embeds": {"dtype": "float32"}}}', '/fields/prefix_embeds/shape: missing key "shape"'),
     ('{"fields": {"prefix_embeds": {"shape": [1]}}}', '/fields/prefix_embeds/dtype: missing key "dtype"'),
     ('{"fields": {"prefix_embeds": {"shape": [1, -2], "dtype": "float32"}}}',

@@ -29,12 +29,12 @@ grep -q "is not a LibTorch folder" "$scratch/bad.log" || { echo "FAIL: unclear e
 
 meson setup "$scratch/build" "$src" -Dlibtorch_dir="$scratch/libtorch" -Dtests=false \
   -Dbuild_self_test=false --buildtype=plain >"$scratch/setup.log" 2>&1 || { cat "$scratch/setup.log"; exit 1; }
-ninja -C "$scratch/build" modctx >"$scratch/build.log" 2>&1 || { tail -50 "$scratch/build.log"; exit 1; }
+ninja -C "$scratch/build" cli/modctx >"$scratch/build.log" 2>&1 || { tail -50 "$scratch/build.log"; exit 1; }
 
-runpath=$(readelf -d "$scratch/build/modctx" | grep -E 'RUNPATH|RPATH' || true)
+runpath=$(readelf -d "$scratch/build/cli/modctx" | grep -E 'RUNPATH|RPATH' || true)
 [[ "$runpath" == *"$scratch/libtorch/lib"* ]] ||
-  { echo "FAIL: the checker's run path does not name libtorch_dir/lib"; readelf -d "$scratch/build/modctx"; exit 1; }
-out=$("$scratch/build/modctx" check "$src/examples/contexts/mot.json")
+  { echo "FAIL: the checker's run path does not name libtorch_dir/lib"; readelf -d "$scratch/build/cli/modctx"; exit 1; }
+out=$("$scratch/build/cli/modctx" check "$src/examples/contexts/mot.json")
 case "$out" in
   OK*) echo "built and ran against libtorch_dir=$scratch/libtorch: 1 passed, 0 failed" ;;
   *) echo "FAIL: unexpected output: $out"; exit 1 ;;

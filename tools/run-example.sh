@@ -29,5 +29,5 @@ jobs=()
 step "building the checker" meson compile -C build "${jobs[@]}" modctx:executable
 
 example=${1:-examples/contexts/mot.json}
-echo "\$ build/modctx check $example"
-build/modctx check "$example"
+echo "\$ build/cli/modctx check $example"
+build/cli/modctx check "$example"

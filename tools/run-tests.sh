@@ -9,7 +9,7 @@
 #
 # usage: tools/run-tests.sh --hardening   the hardening (what CI adds):
 #   1. coverage: the suite again in build-cov/ (gcov-instrumented), then line and
-#      branch coverage of src/ and capi/ (gcovr), at least 95% of lines
+#      branch coverage of src/, capi/ and cli/ (gcovr), at least 95% of lines
 #   2. abi: libmodctx.so in build/ against the baseline in abi/ (tools/check-abi.sh)
 #   3. valgrind: memcheck of the C test program in build/, no errors, no leaks
 #      (skipped, saying why, only when valgrind cannot run the program's
@@ -126,7 +126,7 @@ else
     # The Rust tests count too (their own target folder, so build/'s stays built).
     CARGO_TARGET_DIR="$PWD/build-cov/rust" MODCTX_LIB_DIR="$PWD/build-cov/capi" \
       "$cargo" test --offline --quiet --manifest-path bindings/rust/Cargo.toml
-    gcovr_args=(--root . --object-directory build-cov --filter 'src/' --filter 'capi/'
+    gcovr_args=(--root . --object-directory build-cov --filter 'src/' --filter 'capi/' --filter 'cli/'
                 --exclude-throw-branches --exclude-unreachable-branches)
     gcovr "${gcovr_args[@]}" --txt build-cov/coverage.txt --print-summary --fail-under-line 95 build-cov |
       tee build-cov/coverage-summary.txt
