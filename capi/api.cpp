@@ -1,5 +1,6 @@
 // The C ABI's entry points: argument checks, ownership, and the dlopen table.
-// Each function catches everything (guarded) and answers with a status.
+// Every function that answers with a status runs its body through entry()
+// (entry.hpp): nothing it does can throw past it.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -11,16 +12,16 @@
 #include <optional>
 
 #include "dlpack_view.hpp"
-#include "last_error.hpp"
+#include "entry.hpp"
 #include "modctx.h"
 #include "modctx/modctx.hpp"
 #include "tensor_export.hpp"
 #include "tensor_import.hpp"
 
-using modctx::capi::fail;
-using modctx::capi::fail_static;
-using modctx::capi::guarded;
+using modctx::capi::Call;
+using modctx::capi::entry;
 using modctx::capi::PendingRelease;
+using modctx::capi::set_error;
 
 // The C and C++ code lists are one list.
 #define MODCTX_SAME_CODE(c, cpp) static_assert(static_cast<int>(c) == static_cast<int>(modctx::Code::cpp), #c)
@@ -52,6 +53,7 @@ static_assert(MODCTX_ARCH_TEXT == static_cast<int>(modctx::Arch::text) &&
                   MODCTX_ARCH_MOMA == static_cast<int>(modctx::Arch::moma),
               "architecture lists differ");
 static_assert(sizeof(modctx_status) == sizeof(int) && sizeof(modctx_field) == sizeof(int), "enums are int-sized");
+static_assert(MODCTX_MAX_NDIM == modctx::kMaxDims, "the C ABI's and the core's rank limits differ");
 
 namespace modctx::capi {
 
@@ -62,7 +64,7 @@ struct Slot {
   std::shared_ptr<const ForeignTensor> foreign;
   at::Tensor tensor;
 
-  bool set() const { return foreign || tensor.defined(); }
+  bool is_set() const { return foreign || tensor.defined(); }
   at::ScalarType dtype() const { return foreign ? foreign->dtype : tensor.scalar_type(); }
   at::Tensor make() const { return foreign ? ForeignTensor::make_tensor(foreign) : tensor; }
 };
@@ -71,12 +73,12 @@ using Slots = std::array<Slot, modctx::kFieldCount>;
 using ForeignPtr = std::shared_ptr<const ForeignTensor>;
 
 // What the construction and forward checks read: no tensor is made.
-modctx::ContextFacts facts_of(const Slots& slots, bool has_output_slice) {
+modctx::ContextFacts facts_of(const Slots& slots, const std::optional<modctx::Slice>& output_slice) {
   modctx::ContextFacts facts;
-  for (size_t i = 0; i < slots.size(); ++i) facts.present[i] = slots[i].set();
+  for (size_t i = 0; i < slots.size(); ++i) facts.present[i] = slots[i].is_set();
   const Slot& ids = slots[static_cast<size_t>(modctx::Field::modality_ids)];
-  if (ids.set()) facts.modality_ids_dtype = ids.dtype();
-  facts.output_slice = has_output_slice;
+  if (ids.is_set()) facts.modality_ids_dtype = ids.dtype();
+  facts.output_slice = output_slice;
   return facts;
 }
 
@@ -89,13 +91,12 @@ struct modctx_builder {
 
 // Immutable once built; shared by reference count (modctx_context_retain).
 // The C++ ModalityContext (its at::Tensors) is made on first use, once: the
-// construction and forward checks, has, the output slice and its view need
-// none of it, so a request that only builds and checks never makes a tensor.
+// construction and forward checks, has, the output slice and its view read
+// only `facts`, so a request that only builds and checks never makes a tensor.
 struct modctx_context {
   std::atomic<int64_t> references{1};
   modctx::capi::Slots slots;
-  std::optional<modctx::Slice> output_slice;
-  modctx::ContextFacts facts;
+  modctx::ContextFacts facts;  // the output slice included
 
   // The context as the C++ core's ModalityContext. Thread-safe; may throw
   // (bad_alloc), in which case a later call tries again. A mutex, not
@@ -107,7 +108,7 @@ struct modctx_context {
       if (!made_.load(std::memory_order_relaxed)) {
         modctx::ContextFields fields;
         for (size_t i = 0; i < slots.size(); ++i) fields.tensors[i] = slots[i].make();
-        fields.output_slice = output_slice;
+        fields.output_slice = facts.output_slice;
         // The construction checks passed when this context was built.
         (void)modctx::ModalityContext::make(std::move(fields), &value_);
         made_.store(true, std::memory_order_release);
@@ -121,8 +122,7 @@ struct modctx_context {
     auto context = std::make_unique<modctx_context>();
     for (size_t i = 0; i < context->slots.size(); ++i)
       context->slots[i].tensor = value.get(static_cast<modctx::Field>(i));
-    context->output_slice = value.output_slice();
-    context->facts = modctx::capi::facts_of(context->slots, context->output_slice.has_value());
+    context->facts = modctx::capi::facts_of(context->slots, value.output_slice());
     context->value_ = std::move(value);
     context->made_.store(true, std::memory_order_release);
     return context;
@@ -140,54 +140,49 @@ bool valid_field(modctx_field f) { return static_cast<int>(f) >= 0 && static_cas
 
 modctx::Field to_field(modctx_field f) { return static_cast<modctx::Field>(f); }
 
-modctx_status null_argument(const char* function, const char* argument) {
-  return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(function) + ": " + argument + " is NULL");
-}
-
-modctx_status unknown_field(const char* function, modctx_field f) {
-  return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(function) + ": unknown field " +
-                                               std::to_string(static_cast<int>(f)) + " (expected 0 to 5)");
-}
+modctx_status to_result(const modctx::Status& s) { return s.ok() ? MODCTX_OK : set_error(s); }
 
 // Shared by the three setters: checks the builder and field, then imports.
 template <class Import>
-modctx_status set_field(const char* function, modctx_builder* builder, modctx_field field, bool tensor_given,
+modctx_status set_field(const Call& call, modctx_builder* builder, modctx_field field, bool tensor_given,
                         Import&& import) {
-  if (!builder) return null_argument(function, "builder");
-  if (!valid_field(field)) return unknown_field(function, field);
-  if (!tensor_given) return null_argument(function, "tensor");
+  if (!builder) return call.null_argument("builder");
+  if (!valid_field(field)) return call.unknown_field(field);
+  if (!tensor_given) return call.null_argument("tensor");
   modctx::capi::Slot slot;
   const modctx::Status s = import(modctx::field_name(to_field(field)), &slot.foreign);
-  if (!s.ok()) return fail(s);
+  if (!s.ok()) return set_error(s);
   builder->slots[static_cast<size_t>(field)] = std::move(slot);
   return MODCTX_OK;
 }
 
-modctx::Slice to_slice(const modctx_slice& s) {
-  modctx::Slice out;
-  if (s.flags & MODCTX_SLICE_HAS_START) out.start = s.start;
-  if (s.flags & MODCTX_SLICE_HAS_STOP) out.stop = s.stop;
-  if (s.flags & MODCTX_SLICE_HAS_STEP) out.step = s.step;
-  return out;
-}
-
 constexpr uint32_t kAllSliceFlags = MODCTX_SLICE_HAS_START | MODCTX_SLICE_HAS_STOP | MODCTX_SLICE_HAS_STEP;
 
-modctx_status bad_slice_flags(const char* function, uint32_t flags) {
-  return fail(MODCTX_ERR_INVALID_ARGUMENT,
-              std::string(function) + ": unknown slice flags 0x" + [&] {
-                char buf[16];
-                std::snprintf(buf, sizeof buf, "%x", flags & ~kAllSliceFlags);
-                return std::string(buf);
-              }());
+// A modctx_slice as a Slice; unknown flag bits are an error.
+modctx_status read_slice(const Call& call, const modctx_slice& s, modctx::Slice* out) {
+  if (s.flags & ~kAllSliceFlags) {
+    char bits[16];
+    std::snprintf(bits, sizeof bits, "%x", s.flags & ~kAllSliceFlags);
+    return call.invalid_argument(std::string("unknown slice flags 0x") + bits);
+  }
+  if (s.flags & MODCTX_SLICE_HAS_START) out->start = s.start;
+  if (s.flags & MODCTX_SLICE_HAS_STOP) out->stop = s.stop;
+  if (s.flags & MODCTX_SLICE_HAS_STEP) out->step = s.step;
+  return MODCTX_OK;
+}
+
+// A token-id shape handed in as (pointer, ndim): ndim within [0, MODCTX_MAX_NDIM].
+modctx_status validate_tokens_ndim(const Call& call, const char* what, int32_t ndim) {
+  if (ndim >= 0 && ndim <= MODCTX_MAX_NDIM) return MODCTX_OK;
+  return call.invalid_argument(std::string(what) + " " + std::to_string(ndim) + " is out of range [0, " +
+                               std::to_string(MODCTX_MAX_NDIM) + "]");
 }
 
 }  // namespace
 
 MODCTX_API modctx_status modctx_builder_new(modctx_builder** out) {
-  const char* const fn = __func__;  // lambdas have their own __func__
-  return guarded(fn, [&] {
-    if (!out) return null_argument(fn, "out");
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = nullptr;
     *out = new modctx_builder();
     return MODCTX_OK;
@@ -195,12 +190,11 @@ MODCTX_API modctx_status modctx_builder_new(modctx_builder** out) {
 }
 
 MODCTX_API modctx_status modctx_builder_new_from_context(const modctx_context* context, modctx_builder** out) {
-  const char* const fn = __func__;  // lambdas have their own __func__
-  return guarded(fn, [&] {
-    if (!out) return null_argument(fn, "out");
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = nullptr;
-    if (!context) return null_argument(fn, "context");
-    *out = new modctx_builder{context->slots, context->output_slice};
+    if (!context) return call.null_argument("context");
+    *out = new modctx_builder{context->slots, context->facts.output_slice};
     return MODCTX_OK;
   });
 }
@@ -215,10 +209,9 @@ MODCTX_API void modctx_builder_free(modctx_builder* builder) {
 
 MODCTX_API modctx_status modctx_builder_set_dlpack(modctx_builder* builder, modctx_field field,
                                                    DLManagedTensor* tensor) {
-  const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(tensor);
-  return guarded(fn, [&] {
-    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, modctx::capi::ForeignPtr* out) {
+  return entry(__func__, [&](const Call& call) {
+    return set_field(call, builder, field, tensor != nullptr, [&](const char* what, modctx::capi::ForeignPtr* out) {
       return modctx::capi::import_dlpack(tensor->dl_tensor, what, owner, out);
     });
   });
@@ -226,10 +219,9 @@ MODCTX_API modctx_status modctx_builder_set_dlpack(modctx_builder* builder, modc
 
 MODCTX_API modctx_status modctx_builder_set_dlpack_versioned(modctx_builder* builder, modctx_field field,
                                                              DLManagedTensorVersioned* tensor) {
-  const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(tensor);
-  return guarded(fn, [&] {
-    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, modctx::capi::ForeignPtr* out) {
+  return entry(__func__, [&](const Call& call) {
+    return set_field(call, builder, field, tensor != nullptr, [&](const char* what, modctx::capi::ForeignPtr* out) {
       return modctx::capi::import_dlpack_versioned(*tensor, what, owner, out);
     });
   });
@@ -237,53 +229,49 @@ MODCTX_API modctx_status modctx_builder_set_dlpack_versioned(modctx_builder* bui
 
 MODCTX_API modctx_status modctx_builder_set_tensor(modctx_builder* builder, modctx_field field,
                                                    const modctx_tensor_desc* tensor) {
-  const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(tensor);
-  return guarded(fn, [&] {
-    return set_field(fn, builder, field, tensor != nullptr, [&](const char* what, modctx::capi::ForeignPtr* out) {
+  return entry(__func__, [&](const Call& call) {
+    return set_field(call, builder, field, tensor != nullptr, [&](const char* what, modctx::capi::ForeignPtr* out) {
       return modctx::capi::import_desc(*tensor, what, owner, out);
     });
   });
 }
 
 MODCTX_API modctx_status modctx_builder_clear(modctx_builder* builder, modctx_field field) {
-  const char* const fn = __func__;  // lambdas have their own __func__
-  return guarded(fn, [&] {
-    if (!builder) return null_argument(fn, "builder");
-    if (!valid_field(field)) return unknown_field(fn, field);
+  return entry(__func__, [&](const Call& call) {
+    if (!builder) return call.null_argument("builder");
+    if (!valid_field(field)) return call.unknown_field(field);
     builder->slots[static_cast<size_t>(field)] = modctx::capi::Slot();
     return MODCTX_OK;
   });
 }
 
 MODCTX_API modctx_status modctx_builder_set_output_slice(modctx_builder* builder, const modctx_slice* slice) {
-  const char* const fn = __func__;  // lambdas have their own __func__
-  return guarded(fn, [&] {
-    if (!builder) return null_argument(fn, "builder");
+  return entry(__func__, [&](const Call& call) {
+    if (!builder) return call.null_argument("builder");
     if (!slice) {
       builder->output_slice.reset();
       return MODCTX_OK;
     }
-    if (slice->flags & ~kAllSliceFlags) return bad_slice_flags(fn, slice->flags);
-    builder->output_slice = to_slice(*slice);
-    return MODCTX_OK;
+    modctx::Slice read;
+    const modctx_status st = read_slice(call, *slice, &read);
+    if (st == MODCTX_OK) builder->output_slice = read;
+    return st;
   });
 }
 
 MODCTX_API modctx_status modctx_builder_build(const modctx_builder* builder, modctx_context** out) {
-  const char* const fn = __func__;  // lambdas have their own __func__
-  return guarded(fn, [&] {
-    if (!out) return null_argument(fn, "out");
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = nullptr;
-    if (!builder) return null_argument(fn, "builder");
+    if (!builder) return call.null_argument("builder");
     // Check first, then share the fields (reference counts) with the context.
-    const modctx::ContextFacts facts = modctx::capi::facts_of(builder->slots, builder->output_slice.has_value());
+    modctx::ContextFacts facts = modctx::capi::facts_of(builder->slots, builder->output_slice);
     const modctx::Status s = modctx::validate_construction(facts);
-    if (!s.ok()) return fail(s);
+    if (!s.ok()) return set_error(s);
     auto* context = new modctx_context();
     context->slots = builder->slots;
-    context->output_slice = builder->output_slice;
-    context->facts = facts;
+    context->facts = std::move(facts);
     *out = context;
     return MODCTX_OK;
   });
@@ -299,21 +287,25 @@ MODCTX_API void modctx_context_free(modctx_context* context) {
 }
 
 MODCTX_API modctx_status modctx_context_retain(modctx_context* context, modctx_context** out) {
-  if (!out) return null_argument(__func__, "out");
-  *out = nullptr;
-  if (!context) return null_argument(__func__, "context");
-  context->references.fetch_add(1, std::memory_order_relaxed);
-  *out = context;
-  return MODCTX_OK;
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
+    *out = nullptr;
+    if (!context) return call.null_argument("context");
+    context->references.fetch_add(1, std::memory_order_relaxed);
+    *out = context;
+    return MODCTX_OK;
+  });
 }
 
 MODCTX_API modctx_status modctx_context_has(const modctx_context* context, modctx_field field, int* out) {
-  if (!out) return null_argument(__func__, "out");
-  *out = 0;
-  if (!context) return null_argument(__func__, "context");
-  if (!valid_field(field)) return unknown_field(__func__, field);
-  *out = context->facts.has(to_field(field)) ? 1 : 0;
-  return MODCTX_OK;
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
+    *out = 0;
+    if (!context) return call.null_argument("context");
+    if (!valid_field(field)) return call.unknown_field(field);
+    *out = context->facts.has(to_field(field)) ? 1 : 0;
+    return MODCTX_OK;
+  });
 }
 
 namespace {
@@ -321,16 +313,15 @@ namespace {
 template <class Managed, class Export>
 modctx_status get_field(const char* function, const modctx_context* context, modctx_field field, Managed** out,
                         Export&& export_fn) {
-  return guarded(function, [&] {
-    if (!out) return null_argument(function, "out");
+  return entry(function, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = nullptr;
-    if (!context) return null_argument(function, "context");
-    if (!valid_field(field)) return unknown_field(function, field);
+    if (!context) return call.null_argument("context");
+    if (!valid_field(field)) return call.unknown_field(field);
     if (!context->facts.has(to_field(field)))
-      return fail(MODCTX_ERR_MISSING_FIELD, std::string(function) + ": modality." +
-                                                modctx::field_name(to_field(field)) + " is not set");
-    const modctx::Status s = export_fn(context->value().get(to_field(field)), out);
-    return s.ok() ? MODCTX_OK : fail(s);
+      return set_error(MODCTX_ERR_MISSING_FIELD,
+                       std::string(function) + ": " + modctx::field_ref(to_field(field)) + " is not set");
+    return to_result(export_fn(context->value().get(to_field(field)), out));
   });
 }
 
@@ -352,28 +343,29 @@ MODCTX_API modctx_status modctx_context_get_dlpack_versioned(const modctx_contex
 
 MODCTX_API modctx_status modctx_context_get_output_slice(const modctx_context* context, int* has,
                                                          modctx_slice* out) {
-  if (!has) return null_argument(__func__, "has");
-  *has = 0;
-  if (!out) return null_argument(__func__, "out");
-  std::memset(out, 0, sizeof *out);
-  if (!context) return null_argument(__func__, "context");
-  const auto& slice = context->output_slice;
-  if (!slice) return MODCTX_OK;
-  *has = 1;
-  if (slice->start) out->start = *slice->start, out->flags |= MODCTX_SLICE_HAS_START;
-  if (slice->stop) out->stop = *slice->stop, out->flags |= MODCTX_SLICE_HAS_STOP;
-  if (slice->step) out->step = *slice->step, out->flags |= MODCTX_SLICE_HAS_STEP;
-  return MODCTX_OK;
+  return entry(__func__, [&](const Call& call) {
+    if (!has) return call.null_argument("has");
+    *has = 0;
+    if (!out) return call.null_argument("out");
+    std::memset(out, 0, sizeof *out);
+    if (!context) return call.null_argument("context");
+    const auto& slice = context->facts.output_slice;
+    if (!slice) return MODCTX_OK;
+    *has = 1;
+    if (slice->start) out->start = *slice->start, out->flags |= MODCTX_SLICE_HAS_START;
+    if (slice->stop) out->stop = *slice->stop, out->flags |= MODCTX_SLICE_HAS_STOP;
+    if (slice->step) out->step = *slice->step, out->flags |= MODCTX_SLICE_HAS_STEP;
+    return MODCTX_OK;
+  });
 }
 
 MODCTX_API modctx_status modctx_context_describe(const modctx_context* context, char* buf, size_t cap,
                                                  size_t* len) {
-  const char* const fn = __func__;  // lambdas have their own __func__
-  return guarded(fn, [&] {
+  return entry(__func__, [&](const Call& call) {
     if (len) *len = 0;
-    if (!buf && cap) return null_argument(fn, "buf (with cap > 0)");
+    if (!buf && cap) return call.null_argument("buf (with cap > 0)");
     if (buf && cap) buf[0] = '\0';
-    if (!context) return null_argument(fn, "context");
+    if (!context) return call.null_argument("context");
     const std::string text = context->value().describe();
     if (cap) {
       const size_t n = text.size() < cap - 1 ? text.size() : cap - 1;
@@ -386,63 +378,60 @@ MODCTX_API modctx_status modctx_context_describe(const modctx_context* context, 
 }
 
 MODCTX_API modctx_status modctx_check_forward(const modctx_context* context, int has_tokens, int has_kv_caches) {
-  const char* const fn = __func__;  // lambdas have their own __func__
-  return guarded(fn, [&] {
+  return entry(__func__, [&](const Call&) {
     static const modctx::ContextFacts kEmpty;
-    const modctx::Status s = modctx::validate_forward(context ? context->facts : kEmpty,
-                                                      modctx::ForwardArgs{has_tokens != 0, has_kv_caches != 0});
-    return s.ok() ? MODCTX_OK : fail(s);
+    return to_result(modctx::validate_forward(context ? context->facts : kEmpty,
+                                              modctx::ForwardArgs{has_tokens != 0, has_kv_caches != 0}));
   });
 }
 
 MODCTX_API modctx_status modctx_slice_indices(const modctx_slice* slice, int64_t length, int64_t* start,
                                               int64_t* stop, int64_t* step, int64_t* count) {
-  if (!slice) return null_argument(__func__, "slice");
-  if (!start || !stop || !step || !count) return null_argument(__func__, "an output pointer");
-  if (slice->flags & ~kAllSliceFlags) return bad_slice_flags(__func__, slice->flags);
-  modctx::Slice::Indices r{};
-  const char* error = nullptr;
-  if (!to_slice(*slice).try_indices(length, &r, &error)) return fail_static(MODCTX_ERR_SLICE, error);
-  *start = r.start;
-  *stop = r.stop;
-  *step = r.step;
-  *count = r.count;
-  return MODCTX_OK;
+  return entry(__func__, [&](const Call& call) {
+    if (!slice) return call.null_argument("slice");
+    if (!start || !stop || !step || !count) return call.null_argument("an output pointer");
+    modctx::Slice read;
+    const modctx_status st = read_slice(call, *slice, &read);
+    if (st != MODCTX_OK) return st;
+    modctx::Slice::Indices r{};
+    const char* error = nullptr;
+    if (!read.try_indices(length, &r, &error)) return modctx::capi::set_error_static(MODCTX_ERR_SLICE, error);
+    *start = r.start;
+    *stop = r.stop;
+    *step = r.step;
+    *count = r.count;
+    return MODCTX_OK;
+  });
 }
 
 MODCTX_API modctx_status modctx_context_apply_output_slice(const modctx_context* context, DLManagedTensor* hidden,
                                                            DLManagedTensor** out) {
-  const char* const fn = __func__;  // lambdas have their own __func__
   PendingRelease owner = PendingRelease::of(hidden);
-  return guarded(fn, [&] {
-    if (!out) return null_argument(fn, "out");
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = nullptr;
-    if (!context) return null_argument(fn, "context");
-    if (!hidden) return null_argument(fn, "hidden");
-    const modctx::Status s =
-        modctx::capi::slice_dlpack(hidden->dl_tensor, context->output_slice, "hidden", owner, out);
-    return s.ok() ? MODCTX_OK : fail(s);
+    if (!context) return call.null_argument("context");
+    if (!hidden) return call.null_argument("hidden");
+    return to_result(modctx::capi::slice_dlpack(hidden->dl_tensor, context->facts.output_slice, "hidden", owner, out));
   });
 }
 
 namespace {
 
 // modctx_model -> ModelSpec; struct_size guards against older, smaller structs.
-modctx_status read_model(const char* fn, const modctx_model* m, modctx::ModelSpec* out) {
-  if (!m) return null_argument(fn, "model");
+modctx_status read_model(const Call& call, const modctx_model* m, modctx::ModelSpec* out) {
+  if (!m) return call.null_argument("model");
   if (m->struct_size < sizeof(modctx_model))
-    return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(fn) + ": model->struct_size " +
-                                                 std::to_string(m->struct_size) + " is smaller than modctx_model (" +
-                                                 std::to_string(sizeof(modctx_model)) + ")");
+    return call.invalid_argument("model->struct_size " + std::to_string(m->struct_size) +
+                                 " is smaller than modctx_model (" + std::to_string(sizeof(modctx_model)) + ")");
   out->arch = static_cast<modctx::Arch>(m->arch);
   out->hidden_size = m->hidden_size;
   out->num_modalities = m->num_modalities == 0 ? 2 : m->num_modalities;
   if (m->num_image_tokens >= 0) out->num_image_tokens = m->num_image_tokens;
   if (m->text_dtype >= 0) {
     at::ScalarType dtype{};
-    if (!modctx::capi::dtype_from_modctx(m->text_dtype, &dtype))
-      return fail(MODCTX_ERR_INVALID_ARGUMENT,
-                  std::string(fn) + ": unknown modctx_dtype " + std::to_string(m->text_dtype) + " in model->text_dtype");
+    if (!modctx::dtype_from_code(m->text_dtype, &dtype))
+      return call.invalid_argument("unknown modctx_dtype " + std::to_string(m->text_dtype) + " in model->text_dtype");
     out->text_dtype = dtype;
   }
   return MODCTX_OK;
@@ -451,26 +440,21 @@ modctx_status read_model(const char* fn, const modctx_model* m, modctx::ModelSpe
 }  // namespace
 
 MODCTX_API modctx_status modctx_check_model(const modctx_context* context, const modctx_model* model,
-                                      const int64_t* tokens_shape, int32_t tokens_ndim, int has_kv_caches,
-                                      uint32_t value_checks) {
-  const char* const fn = __func__;
-  return guarded(fn, [&] {
+                                            const int64_t* tokens_shape, int32_t tokens_ndim, int has_kv_caches,
+                                            uint32_t value_checks) {
+  return entry(__func__, [&](const Call& call) {
     modctx::ModelSpec spec;
-    const modctx_status read = read_model(fn, model, &spec);
-    if (read != MODCTX_OK) return read;
-    if (tokens_shape && (tokens_ndim < 0 || tokens_ndim > MODCTX_MAX_NDIM))
-      return fail(MODCTX_ERR_INVALID_ARGUMENT,
-                  std::string(fn) + ": tokens_ndim " + std::to_string(tokens_ndim) + " is out of range [0, 32]");
-    if (value_checks & ~MODCTX_CHECK_MODALITY_ID_VALUES)
-      return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(fn) + ": unknown value_checks bits");
+    modctx_status st = read_model(call, model, &spec);
+    if (st == MODCTX_OK && tokens_shape) st = validate_tokens_ndim(call, "tokens_ndim", tokens_ndim);
+    if (st != MODCTX_OK) return st;
+    if (value_checks & ~MODCTX_CHECK_MODALITY_ID_VALUES) return call.invalid_argument("unknown value_checks bits");
     modctx::ModelForward forward;
     forward.has_tokens = tokens_shape != nullptr;
     if (tokens_shape) forward.tokens_shape = at::IntArrayRef(tokens_shape, static_cast<size_t>(tokens_ndim));
     forward.has_kv_caches = has_kv_caches != 0;
     modctx::ValueChecks values;
     values.modality_ids_range = (value_checks & MODCTX_CHECK_MODALITY_ID_VALUES) != 0;
-    const modctx::Status s = modctx::validate_model(context ? &context->value() : nullptr, spec, forward, values);
-    return s.ok() ? MODCTX_OK : fail(s);
+    return to_result(modctx::validate_model(context ? &context->value() : nullptr, spec, forward, values));
   });
 }
 
@@ -485,19 +469,18 @@ MODCTX_API modctx_status modctx_compose(modctx_arch arch, DLManagedTensor* image
                                         modctx_context** out) {
   PendingRelease image_owner = PendingRelease::of(image_embeds);
   PendingRelease mask_owner = PendingRelease::of(frame_mask);
-  const char* const fn = __func__;
-  return guarded(fn, [&] {
-    if (!out) return null_argument(fn, "out");
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = nullptr;
-    if (!image_embeds) return null_argument(fn, "image_embeds");
-    if (!input_ids_shape) return null_argument(fn, "input_ids_shape");
+    if (!image_embeds) return call.null_argument("image_embeds");
+    if (!input_ids_shape) return call.null_argument("input_ids_shape");
     modctx::StrategyInputs in;
     modctx::Status s = modctx::capi::device_from_dlpack(input_ids_device_type, input_ids_device_id, "input_ids",
                                                         &in.input_ids_device);
     if (s.ok()) s = modctx::capi::import_dlpack(image_embeds->dl_tensor, "image_embeds", image_owner, &in.image_embeds);
     if (s.ok() && frame_mask)
       s = modctx::capi::import_dlpack(frame_mask->dl_tensor, "frame_mask", mask_owner, &in.frame_mask);
-    if (!s.ok()) return fail(s);
+    if (!s.ok()) return set_error(s);
     in.input_ids_shape = at::IntArrayRef(input_ids_shape, 2);
     *out = modctx_context::of(modctx::cpu_only::compose(static_cast<modctx::Arch>(arch), in)).release();
     return MODCTX_OK;
@@ -506,11 +489,10 @@ MODCTX_API modctx_status modctx_compose(modctx_arch arch, DLManagedTensor* image
 
 MODCTX_API modctx_status modctx_context_residual_length(const modctx_context* context, int64_t text_length,
                                                         int64_t* out) {
-  const char* const fn = __func__;
-  return guarded(fn, [&] {
-    if (!out) return null_argument(fn, "out");
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = 0;
-    if (!context) return null_argument(fn, "context");
+    if (!context) return call.null_argument("context");
     *out = modctx::residual_length(context->value(), text_length);
     return MODCTX_OK;
   });
@@ -519,30 +501,27 @@ MODCTX_API modctx_status modctx_context_residual_length(const modctx_context* co
 MODCTX_API modctx_status modctx_context_compose_residual(const modctx_context* context, DLManagedTensor* text_embeds,
                                                          DLManagedTensor** out) {
   PendingRelease owner = PendingRelease::of(text_embeds);
-  const char* const fn = __func__;
-  return guarded(fn, [&] {
-    if (!out) return null_argument(fn, "out");
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = nullptr;
-    if (!context) return null_argument(fn, "context");
+    if (!context) return call.null_argument("context");
     at::Tensor text;
     if (text_embeds) {
       const modctx::Status s = modctx::capi::import_dlpack(text_embeds->dl_tensor, "text_embeds", owner, &text);
-      if (!s.ok()) return fail(s);
+      if (!s.ok()) return set_error(s);
     }
     const at::Tensor residual = modctx::cpu_only::compose_residual(context->value(), text);
-    const modctx::Status s = modctx::capi::export_dlpack(residual, out);
-    return s.ok() ? MODCTX_OK : fail(s);
+    return to_result(modctx::capi::export_dlpack(residual, out));
   });
 }
 
 namespace {
 
-modctx_status check_forward_args(const char* fn, const modctx_forward_args* f) {
-  if (f->struct_size < sizeof(modctx_forward_args))
-    return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(fn) + ": forward->struct_size " +
-                                                 std::to_string(f->struct_size) + " is smaller than modctx_forward_args (" +
-                                                 std::to_string(sizeof(modctx_forward_args)) + ")");
-  return MODCTX_OK;
+modctx_status validate_forward_args_size(const Call& call, const modctx_forward_args* f) {
+  if (f->struct_size >= sizeof(modctx_forward_args)) return MODCTX_OK;
+  return call.invalid_argument("forward->struct_size " + std::to_string(f->struct_size) +
+                               " is smaller than modctx_forward_args (" + std::to_string(sizeof(modctx_forward_args)) +
+                               ")");
 }
 
 // Builds the context from loaded fields (construction checks) and reports
@@ -550,7 +529,7 @@ modctx_status check_forward_args(const char* fn, const modctx_forward_args* f) {
 modctx_status finish_load(modctx::LoadedContext loaded, modctx_context** out, modctx_forward_args* forward) {
   modctx::ModalityContext value;
   const modctx::Status s = modctx::ModalityContext::make(std::move(loaded.fields), &value);
-  if (!s.ok()) return fail(s);
+  if (!s.ok()) return set_error(s);
   auto context = modctx_context::of(std::move(value));
   if (forward) {
     const uint32_t size = forward->struct_size;
@@ -560,8 +539,7 @@ modctx_status finish_load(modctx::LoadedContext loaded, modctx_context** out, mo
       forward->present = 1;
       forward->has_kv_caches = loaded.forward->kv_caches ? 1 : 0;
       if (loaded.forward->tokens) {
-        // The loader keeps shapes within MODCTX_MAX_NDIM (kSafetensorsMaxDims).
-        static_assert(modctx::kSafetensorsMaxDims <= MODCTX_MAX_NDIM, "forward shapes must fit");
+        // The loader keeps shapes within kMaxDims == MODCTX_MAX_NDIM.
         forward->has_tokens = 1;
         forward->tokens_ndim = static_cast<int32_t>(loaded.forward->tokens->size());
         std::copy(loaded.forward->tokens->begin(), loaded.forward->tokens->end(), forward->tokens_shape);
@@ -576,18 +554,16 @@ modctx_status finish_load(modctx::LoadedContext loaded, modctx_context** out, mo
 
 MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context* context, const char* path,
                                                          const modctx_forward_args* forward) {
-  const char* const fn = __func__;
-  return guarded(fn, [&] {
-    if (!context) return null_argument(fn, "context");
-    if (!path) return null_argument(fn, "path");
-    std::optional<modctx::SavedForward> saved;
+  return entry(__func__, [&](const Call& call) {
+    if (!context) return call.null_argument("context");
+    if (!path) return call.null_argument("path");
+    std::optional<modctx::ForwardRecord> saved;
     if (forward) {
-      const modctx_status st = check_forward_args(fn, forward);
+      modctx_status st = validate_forward_args_size(call, forward);
+      if (st == MODCTX_OK && forward->present && forward->has_tokens)
+        st = validate_tokens_ndim(call, "forward->tokens_ndim", forward->tokens_ndim);
       if (st != MODCTX_OK) return st;
       if (forward->present) {
-        if (forward->has_tokens && (forward->tokens_ndim < 0 || forward->tokens_ndim > MODCTX_MAX_NDIM))
-          return fail(MODCTX_ERR_INVALID_ARGUMENT, std::string(fn) + ": forward->tokens_ndim " +
-                                                       std::to_string(forward->tokens_ndim) + " is out of range [0, 32]");
         saved.emplace();
         saved->kv_caches = forward->has_kv_caches != 0;
         if (forward->has_tokens)
@@ -600,29 +576,28 @@ MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context* c
 }
 
 MODCTX_API modctx_status modctx_context_load_safetensors(const char* path, modctx_context** out,
-                                                 modctx_forward_args* forward) {
-  const char* const fn = __func__;
-  return guarded(fn, [&] {
-    if (!out) return null_argument(fn, "out");
+                                                         modctx_forward_args* forward) {
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = nullptr;
-    if (!path) return null_argument(fn, "path");
+    if (!path) return call.null_argument("path");
     if (forward) {
-      const modctx_status st = check_forward_args(fn, forward);
+      const modctx_status st = validate_forward_args_size(call, forward);
       if (st != MODCTX_OK) return st;
     }
     return finish_load(modctx::load_safetensors(path), out, forward);
   });
 }
 
-MODCTX_API modctx_status modctx_context_load_safetensors_from_memory(const void* data, size_t size, modctx_context** out,
-                                                             modctx_forward_args* forward) {
-  const char* const fn = __func__;
-  return guarded(fn, [&] {
-    if (!out) return null_argument(fn, "out");
+MODCTX_API modctx_status modctx_context_load_safetensors_from_memory(const void* data, size_t size,
+                                                                     modctx_context** out,
+                                                                     modctx_forward_args* forward) {
+  return entry(__func__, [&](const Call& call) {
+    if (!out) return call.null_argument("out");
     *out = nullptr;
-    if (!data && size) return null_argument(fn, "data (with size > 0)");
+    if (!data && size) return call.null_argument("data (with size > 0)");
     if (forward) {
-      const modctx_status st = check_forward_args(fn, forward);
+      const modctx_status st = validate_forward_args_size(call, forward);
       if (st != MODCTX_OK) return st;
     }
     // One copy into memory the tensors own: the caller's buffer may go.
@@ -686,9 +661,8 @@ MODCTX_API const modctx_api* modctx_get_api(uint32_t abi_version) {
     std::snprintf(message, sizeof message,
                   "modctx_get_api: ABI version %u is not served (this library serves 1 to %u)", abi_version,
                   MODCTX_ABI_VERSION);
-    fail(MODCTX_ERR_UNSUPPORTED, message);
+    set_error(MODCTX_ERR_UNSUPPORTED, message);
     return nullptr;
-
   }
   return &table;
 }

@@ -34,17 +34,17 @@ struct View {
 Status slice_dlpack(const DLTensor& hidden, const std::optional<Slice>& slice, const char* what,
                     PendingRelease& owner, DLManagedTensor** out) {
   CheckedDLTensor checked{};
-  Status s = check_dlpack(hidden, what, &checked);
+  Status s = validate_dlpack(hidden, what, &checked);
   if (!s.ok()) return s;
   if (slice) {
-    s = slice->check_view_of(hidden.ndim);
+    s = slice->validate_view_of(hidden.ndim);
     if (!s.ok()) return s;
   }
 
   std::unique_ptr<View> view(new View);  // may throw bad_alloc: the caller's owner keeps the release
   const int32_t ndim = hidden.ndim;
   // LibTorch's strides for a tensor given without them: products of
-  // max(size, 1) of the later sizes (they fit: check_dlpack checked them).
+  // max(size, 1) of the later sizes (they fit: validate_dlpack checked them).
   int64_t running = 1;
   for (int32_t i = ndim - 1; i >= 0; --i) {
     view->shape[i] = hidden.shape[i];
@@ -64,12 +64,8 @@ Status slice_dlpack(const DLTensor& hidden, const std::optional<Slice>& slice, c
     Slice::Indices idx{};
     const char* error = nullptr;
     slice->try_indices(length, &idx, &error);  // cannot fail: length >= 0, step > 0
-    // A step whose arithmetic overflows in LibTorch selects at most one row;
-    // modctx::apply_output_slice bounds it to max(length, 1), and so does this.
-    int64_t unused = 0;
-    const bool step_overflows = __builtin_add_overflow(length, idx.step - 1, &unused) ||
-                                __builtin_mul_overflow(idx.step, view->strides[1], &unused);
-    const int64_t step = step_overflows ? std::max<int64_t>(length, 1) : idx.step;
+    // The step LibTorch's view takes (and modctx::apply_output_slice too).
+    const int64_t step = Slice::view_step(idx.step, length, view->strides[1]);
     // Wrapping where PyTorch's int64 arithmetic has no defined result
     // (only possible for empty tensors, whose strides are not checked).
     const uint64_t stride = static_cast<uint64_t>(view->strides[1]);

@@ -13,12 +13,12 @@ thread_local std::string t_owned;
 
 }  // namespace
 
-modctx_status fail_static(modctx_status status, const char* literal) noexcept {
+modctx_status set_error_static(modctx_status status, const char* literal) noexcept {
   t_literal = literal;
   return status;
 }
 
-modctx_status fail(modctx_status status, const char* msg) noexcept {
+modctx_status set_error(modctx_status status, const char* msg) noexcept {
   try {
     t_owned.assign(msg);
     t_literal = nullptr;
@@ -28,30 +28,30 @@ modctx_status fail(modctx_status status, const char* msg) noexcept {
   return status;
 }
 
-modctx_status fail(modctx_status status, const std::string& msg) noexcept { return fail(status, msg.c_str()); }
+modctx_status set_error(modctx_status status, const std::string& msg) noexcept { return set_error(status, msg.c_str()); }
 
-modctx_status fail_from_current_exception(const char* function) noexcept {
+modctx_status error_from_current_exception(const char* function) noexcept {
   try {
     throw;
   } catch (const std::bad_alloc&) {
-    return fail_static(MODCTX_ERR_OUT_OF_MEMORY, "out of memory");
+    return set_error_static(MODCTX_ERR_OUT_OF_MEMORY, "out of memory");
   } catch (const Error& e) {
-    return fail(to_status(e.code()), e.what());
+    return set_error(to_status(e.code()), e.what());
   } catch (const c10::Error& e) {
     // LibTorch refused something our validation let through: a modctx bug.
     try {
-      return fail(MODCTX_ERR_INTERNAL, std::string(function) + ": LibTorch: " + e.what_without_backtrace());
+      return set_error(MODCTX_ERR_INTERNAL, std::string(function) + ": LibTorch: " + e.what_without_backtrace());
     } catch (...) {
-      return fail_static(MODCTX_ERR_INTERNAL, "LibTorch raised an error (no memory to record it)");
+      return set_error_static(MODCTX_ERR_INTERNAL, "LibTorch raised an error (no memory to record it)");
     }
   } catch (const std::exception& e) {
     try {
-      return fail(MODCTX_ERR_INTERNAL, std::string(function) + ": " + e.what());
+      return set_error(MODCTX_ERR_INTERNAL, std::string(function) + ": " + e.what());
     } catch (...) {
-      return fail_static(MODCTX_ERR_INTERNAL, "internal error (no memory to record it)");
+      return set_error_static(MODCTX_ERR_INTERNAL, "internal error (no memory to record it)");
     }
   } catch (...) {
-    return fail_static(MODCTX_ERR_INTERNAL, "internal error: unknown exception");
+    return set_error_static(MODCTX_ERR_INTERNAL, "internal error: unknown exception");
   }
 }
 

@@ -6,6 +6,7 @@
 #include "tensor_import.hpp"
 #include "tensor_export.hpp"
 
+#include "modctx/names.hpp"
 #include "modctx/tensor.hpp"
 
 #include <cinttypes>
@@ -145,7 +146,7 @@ Status dlpack_device(int32_t type, int32_t id, const char* what, at::Device* out
 }
 
 // The checks every descriptor gets, whatever its origin.
-Status check_layout(const Layout& l, const char* what) {
+Status validate_layout(const Layout& l, const char* what) {
   if (l.ndim < 0 || l.ndim > MODCTX_MAX_NDIM)
     return invalid(what, format("ndim %" PRId32 " is out of range [0, %d]", l.ndim, MODCTX_MAX_NDIM));
   if (l.ndim > 0 && !l.shape) return invalid(what, format("shape is NULL with ndim %" PRId32, l.ndim));
@@ -237,15 +238,15 @@ at::Tensor wrap(void* data, int32_t ndim, const int64_t* shape, const int64_t* s
 
 void* address_of(const Layout& l) { return l.data ? static_cast<char*>(l.data) + l.byte_offset : nullptr; }
 
-Status check(Layout* l, const char* what) {
+Status validate(Layout* l, const char* what) {
   l->itemsize = c10::elementSize(l->dtype);
   l->alignment = alignment_of(l->dtype, l->itemsize);
-  return check_layout(*l, what);
+  return validate_layout(*l, what);
 }
 
 // Validates and wraps now; the release moves into the tensor's storage.
 Status import_layout(Layout l, const char* what, PendingRelease& owner, at::Tensor* out) {
-  const Status s = check(&l, what);
+  const Status s = validate(&l, what);
   if (!s.ok()) return s;
   PendingRelease::Fn fn = nullptr;
   void* ctx = owner.take(&fn);
@@ -255,7 +256,7 @@ Status import_layout(Layout l, const char* what, PendingRelease& owner, at::Tens
 
 // Validates and keeps the layout; the release moves into the ForeignTensor.
 Status import_lazily(Layout l, const char* what, PendingRelease& owner, std::shared_ptr<const ForeignTensor>* out) {
-  const Status s = check(&l, what);
+  const Status s = validate(&l, what);
   if (!s.ok()) return s;
   auto t = std::make_shared<ForeignTensor>();  // may throw: the release stays with `owner`
   t->data = address_of(l);
@@ -306,17 +307,6 @@ Status device_from_dlpack(int32_t type, int32_t id, const char* what, at::Device
   return dlpack_device(type, id, what, out, &data_is_address);
 }
 
-bool dtype_from_modctx(int dtype, at::ScalarType* out) noexcept {
-  // Indexed by modctx_dtype.
-  static constexpr at::ScalarType kTypes[] = {
-      at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt,
-      at::kShort, at::kChar,   at::kByte, at::kBool,     at::kComplexFloat, at::kComplexDouble,
-  };
-  if (dtype < 0 || dtype >= static_cast<int>(sizeof kTypes / sizeof kTypes[0])) return false;
-  *out = kTypes[dtype];
-  return true;
-}
-
 namespace {
 
 // A DLPack descriptor as a Layout, its dtype and device read (and checked).
@@ -359,10 +349,10 @@ at::Tensor ForeignTensor::make_tensor(const std::shared_ptr<const ForeignTensor>
               drop_keepalive);
 }
 
-Status check_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out) {
+Status validate_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out) {
   Layout l{};
   Status s = dlpack_layout(t, what, &l);
-  if (s.ok()) s = check(&l, what);
+  if (s.ok()) s = validate(&l, what);
   if (!s.ok()) return s;
   out->itemsize = l.itemsize;
   return to_dlpack_device(l.device, &out->exported_device);
@@ -370,7 +360,7 @@ Status check_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out) {
 
 namespace {
 
-Status check_version(const DLManagedTensorVersioned& t, const char* what) {
+Status validate_version(const DLManagedTensorVersioned& t, const char* what) {
   if (t.version.major != 1)
     return unsupported(what, format("DLPack version %" PRIu32 ".%" PRIu32 " is not supported (modctx reads major version 1)",
                                     t.version.major, t.version.minor));
@@ -381,7 +371,7 @@ Status check_version(const DLManagedTensorVersioned& t, const char* what) {
 
 Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* what, PendingRelease& owner,
                                std::shared_ptr<const ForeignTensor>* out) {
-  const Status s = check_version(t, what);
+  const Status s = validate_version(t, what);
   return s.ok() ? import_dlpack(t.dl_tensor, what, owner, out) : s;
 }
 
@@ -391,7 +381,7 @@ Status desc_layout(const modctx_tensor_desc& t, const char* what, Layout* l) {
   if (t.struct_size < offsetof(modctx_tensor_desc, release_ctx) + sizeof(void*))
     return invalid(what, format("struct_size %" PRIu32 " is smaller than modctx_tensor_desc (%zu)", t.struct_size,
                                 sizeof(modctx_tensor_desc)));
-  if (!dtype_from_modctx(static_cast<int>(t.dtype), &l->dtype))
+  if (!modctx::dtype_from_code(static_cast<int>(t.dtype), &l->dtype))
     return invalid(what, format("unknown modctx_dtype %d", static_cast<int>(t.dtype)));
   const Status s = dlpack_device(t.device_type, t.device_id, what, &l->device, &l->data_is_address);
   if (!s.ok()) return s;

@@ -68,12 +68,9 @@ struct CheckedDLTensor {
 
 // The validation import_dlpack does (same statuses, same messages), without
 // wrapping the tensor.
-Status check_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out);
+Status validate_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out);
 
 // A DLPack device code and ordinal as a LibTorch device.
 Status device_from_dlpack(int32_t type, int32_t id, const char* what, at::Device* out);
-
-// A modctx_dtype value as a ScalarType; false for unknown values.
-bool dtype_from_modctx(int dtype, at::ScalarType* out) noexcept;
 
 }  // namespace modctx::capi

@@ -28,8 +28,8 @@
 #include <string>
 #include <thread>
 
-#include "cli/description.hpp"
-#include "last_error.hpp"
+#include "entry.hpp"
+#include "json_read.hpp"
 #include "modctx.h"
 #include "modctx/modctx.hpp"
 #include "modctx/model.hpp"
@@ -71,11 +71,9 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); 
 
 namespace {
 
-using modctx::capi::guarded;
-
 template <class Throw>
 modctx_status guard(Throw&& t) {
-  return guarded("f", [&]() -> modctx_status {
+  return modctx::capi::entry("f", [&](const modctx::capi::Call&) -> modctx_status {
     t();
     return MODCTX_OK;
   });
@@ -117,7 +115,7 @@ TEST_CASE("the C ABI's guard turns every exception into a status and a message")
 TEST_CASE("with no memory left to record a message, the guard still answers") {
   on_new_thread([] {
     g_fail_in = 1;
-    const modctx_status s = modctx::capi::fail(MODCTX_ERR_UNSUPPORTED, "a message longer than a short string buffer");
+    const modctx_status s = modctx::capi::set_error(MODCTX_ERR_UNSUPPORTED, "a message longer than a short string buffer");
     g_fail_in = 0;
     CHECK(s == MODCTX_ERR_UNSUPPORTED);
     CHECK(std::string(modctx_last_error()) == "out of memory while recording the error message");
@@ -191,27 +189,29 @@ TEST_CASE("every dtype has PyTorch's name") {
       {at::kQInt8, "qint8"},         {at::kQUInt8, "quint8"},       {at::kQInt32, "qint32"},
       {at::kBFloat16, "bfloat16"},   {at::kQUInt4x2, "quint4x2"},   {at::kQUInt2x4, "quint2x4"},
   };
-  for (const auto& [type, name] : names) CHECK(std::string(modctx::dtype_short_name(type)) == name);
-  CHECK(std::string(modctx::dtype_short_name(at::ScalarType::Undefined)) == "unknown");
+  for (const auto& [type, name] : names) CHECK(std::string(modctx::dtype_name(type)) == name);
+  CHECK(std::string(modctx::dtype_name(at::ScalarType::Undefined)) == "unknown");
   CHECK(modctx::torch_dtype_name(at::kQInt8) == "torch.qint8");
 }
 
-TEST_CASE("the checker names the kind of JSON value it did not expect") {
-  auto message = [](const std::string& text) {
+TEST_CASE("the JSON readers name the kind of value they did not expect") {
+  auto shape_error = [](const std::string& text) {
     try {
-      modctx::cli::parse_description(text);
-    } catch (const modctx::cli::DescriptionError& e) {
+      modctx::json::read_shape(modctx::json::parse_strict(text, ""), "/shape");
+    } catch (const modctx::json::ReadError& e) {
       return e.path() + ": " + e.what();
     }
     return std::string("(accepted)");
   };
-  CHECK(message(R"({"fields": true})") == "/fields: expected an object, found a boolean");
-  CHECK(message(R"({"fields": {"prefix_embeds": {"shape": {}, "dtype": "float32"}}})") ==
-        "/fields/prefix_embeds/shape: expected a shape (an array of sizes), found an object");
-  CHECK(message(R"({"fields": {"prefix_embeds": {"shape": 1.5, "dtype": "float32"}}})") ==
-        "/fields/prefix_embeds/shape: expected a shape (an array of sizes), found a non-integer number");
-  CHECK(message(R"({"fields": {"prefix_embeds": {"shape": -2, "dtype": "float32"}}})") ==
-        "/fields/prefix_embeds/shape: expected a shape (an array of sizes), found a number");
+  const std::string expected = "/shape: expected a shape (an array of sizes), found ";
+  CHECK(shape_error("{}") == expected + "an object");
+  CHECK(shape_error("1.5") == expected + "a non-integer number");
+  CHECK(shape_error("-2") == expected + "a negative integer");
+  CHECK(shape_error("2") == expected + "an integer");
+  CHECK(shape_error("true") == expected + "a boolean");
+  CHECK(shape_error("null") == expected + "null");
+  CHECK(shape_error("\"2\"") == expected + "a string");
+  CHECK(shape_error("[2, 3]") == "(accepted)");
 }
 
 namespace {

@@ -353,6 +353,26 @@ class Run {
                         if (modctx_get_api(MODCTX_ABI_VERSION + 1)) return MODCTX_ERR_INTERNAL;
                         return modctx_last_error()[0] ? MODCTX_ERR_UNSUPPORTED : MODCTX_ERR_INTERNAL;
                       }});
+    // The argument errors of the calls that allocate nothing when they
+    // succeed: their message is built inside the guard too (entry.hpp).
+    steps_.push_back({"modctx_context_retain(NULL context)", MODCTX_ERR_INVALID_ARGUMENT, [] {
+                        modctx_context* none = nullptr;
+                        return modctx_context_retain(nullptr, &none);
+                      }});
+    steps_.push_back({"modctx_context_has(unknown field)", MODCTX_ERR_INVALID_ARGUMENT, [this] {
+                        int has = 0;
+                        return modctx_context_has(ctx_, static_cast<modctx_field>(77), &has);
+                      }});
+    steps_.push_back({"modctx_context_get_output_slice(NULL context)", MODCTX_ERR_INVALID_ARGUMENT, [] {
+                        int has = 0;
+                        modctx_slice s;
+                        return modctx_context_get_output_slice(nullptr, &has, &s);
+                      }});
+    steps_.push_back({"modctx_slice_indices(bad flags)", MODCTX_ERR_INVALID_ARGUMENT, [] {
+                        const modctx_slice s = {0, 0, 0, 64};
+                        int64_t a, b, c, d;
+                        return modctx_slice_indices(&s, 10, &a, &b, &c, &d);
+                      }});
     hand_in("modctx_builder_set_dlpack(NULL builder)", MODCTX_ERR_INVALID_ARGUMENT, [](int* c) {
       return modctx_builder_set_dlpack(nullptr, MODCTX_FIELD_PREFIX_EMBEDS,
                                        tt_dlpack(g_prefix, kDLFloat, 32, 3, prefix_shape, nullptr, c));

@@ -1,0 +1,18 @@
+// The argument messages of the C entry points (see entry.hpp).
+#include "entry.hpp"
+
+namespace modctx::capi {
+
+modctx_status Call::null_argument(const char* argument) const {
+  return invalid_argument(std::string(argument) + " is NULL");
+}
+
+modctx_status Call::unknown_field(modctx_field field) const {
+  return invalid_argument("unknown field " + std::to_string(static_cast<int>(field)) + " (expected 0 to 5)");
+}
+
+modctx_status Call::invalid_argument(const std::string& problem) const {
+  return set_error(MODCTX_ERR_INVALID_ARGUMENT, std::string(function_) + ": " + problem);
+}
+
+}  // namespace modctx::capi
