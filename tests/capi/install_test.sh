@@ -15,6 +15,13 @@ pc=$(find "$scratch/root" -name modctx.pc | head -n 1)
 [ -f "$(dirname "$pc")/modctx-cxx.pc" ] || { echo "FAIL: no modctx-cxx.pc installed"; exit 1; }
 find "$scratch/root" -name modctx.h | grep -q . || { echo "FAIL: modctx.h not installed"; exit 1; }
 find "$scratch/root" -path '*modctx/context.hpp' | grep -q . || { echo "FAIL: C++ headers not installed"; exit 1; }
+# Every header an installed header includes is installed beside it.
+incdir=$(dirname "$(find "$scratch/root" -path '*modctx/context.hpp' | head -n 1)")
+for header in "$incdir"/*.hpp; do
+  for included in $(sed -n 's|^#include "modctx/\(.*\)"$|\1|p' "$header"); do
+    [ -f "$incdir/$included" ] || { echo "FAIL: $(basename "$header") includes modctx/$included, which is not installed"; exit 1; }
+  done
+done
 export PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_SYSROOT_DIR=$scratch/root
 flags=$(pkg-config --cflags --libs modctx)
