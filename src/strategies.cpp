@@ -1,11 +1,9 @@
-// The reference's four strategies and the residual-composition helpers
-// (REFERENCE.md sections 3 and 4): their checks, in order, and the values
+// The reference's four strategies and the residual-composition helpers:
+// their checks, in order, and the values
 // they write (tags, masks), computed here once. These allocate; everything
 // else in modctx only reads metadata. LibTorch's core (c10) only: the
 // C++ API's device-placing forms are in src/aten/strategies_aten.cpp.
 #include "strategy_rules.hpp"
-
-#include <c10/core/DynamicCast.h>
 
 #include <cstring>
 
@@ -27,7 +25,7 @@ void require_allocatable(const Placement& p, const at::Device& device, const cha
 }
 
 // visual_token_mask's checks; returns how many tokens each frame covers.
-int64_t check_frame_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens, const Placement& p) {
+int64_t tokens_per_frame(const at::Tensor& frame_mask, int64_t num_visual_tokens, const Placement& p) {
   if (frame_mask.dim() != 2)
     throw_error(Code::shape, "frame_mask must have shape (B, F), got " + shape_tuple(frame_mask.sizes()));
   if (frame_mask.scalar_type() != at::kBool)
@@ -39,6 +37,9 @@ int64_t check_frame_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens
     throw_error(Code::shape, "_visual_token_mask: num_visual_tokens (" + std::to_string(num_visual_tokens) +
                           ") is not a multiple of num_frames (" + std::to_string(num_frames) +
                           "); the per-frame expansion assumes frame-contiguous visual tokens.");
+  if (num_visual_tokens < 0)
+    throw_error(Code::invalid_argument,
+                "_visual_token_mask: num_visual_tokens must be >= 0, got " + std::to_string(num_visual_tokens));
   require_allocatable(p, frame_mask.device(), "the visual token mask");
   return num_visual_tokens / num_frames;
 }
@@ -72,26 +73,32 @@ at::Tensor modality_id_values(int64_t batch, int64_t n, int64_t text) {
   return ids;
 }
 
-bool cpu_only(const at::Device& device) { return device.is_cpu(); }
+// (B, T) with no negative size: the token ids' shape, which sizes the masks and tags.
+void validate_ids_shape(at::IntArrayRef shape) {
+  if (shape.size() != 2) throw_error(Code::shape, "input_ids must have shape (B, T), got " + shape_tuple(shape));
+  if (shape[0] < 0 || shape[1] < 0)
+    throw_error(Code::shape, "input_ids shape " + shape_tuple(shape) + " has a negative size");
+}
+
+bool is_cpu(const at::Device& device) { return device.is_cpu(); }
 at::Tensor as_is(const at::Tensor& t) { return t; }
 at::Tensor as_is_on(const at::Tensor& t, const at::Device&) { return t; }
 
 }  // namespace
 
-const Placement kCpuOnly = {cpu_only, as_is, as_is_on};
+const Placement kCpuOnly = {is_cpu, as_is, as_is_on};
 
 at::Tensor visual_token_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens, const Placement& p) {
   if (!frame_mask.defined()) return at::Tensor();
-  const int64_t per_frame = check_frame_mask(frame_mask, num_visual_tokens, p);
+  const int64_t per_frame = tokens_per_frame(frame_mask, num_visual_tokens, p);
   return p.place(mask_values(frame_mask, per_frame, 0, p), frame_mask.device());
 }
 
 at::Tensor prefix_key_padding_mask(const at::Tensor& frame_mask, int64_t num_visual_tokens,
                                    at::IntArrayRef input_ids_shape, const Placement& p) {
   if (!frame_mask.defined()) return at::Tensor();
-  const int64_t per_frame = check_frame_mask(frame_mask, num_visual_tokens, p);
-  if (input_ids_shape.size() != 2)
-    throw_error(Code::shape, "input_ids must have shape (B, T), got " + shape_tuple(input_ids_shape));
+  const int64_t per_frame = tokens_per_frame(frame_mask, num_visual_tokens, p);
+  validate_ids_shape(input_ids_shape);
   if (frame_mask.size(0) != input_ids_shape[0])
     throw_error(Code::shape, "frame_mask batch size " + std::to_string(frame_mask.size(0)) +
                           " does not match the batch size " + std::to_string(input_ids_shape[0]) + " of input_ids");
@@ -105,10 +112,7 @@ ModalityContext compose(Arch arch, const StrategyInputs& in, const Placement& p)
   if (!in.image_embeds.defined()) throw_error(Code::invalid_argument, "compose: image_embeds is not set");
   if (in.image_embeds.dim() != 3)
     throw_error(Code::shape, "image_embeds must have shape (B, N, D), got " + shape_tuple(in.image_embeds.sizes()));
-  if (in.input_ids_shape.size() != 2)
-    throw_error(Code::shape, "input_ids must have shape (B, T), got " + shape_tuple(in.input_ids_shape));
-  if (in.input_ids_shape[0] < 0 || in.input_ids_shape[1] < 0)
-    throw_error(Code::shape, "input_ids shape " + shape_tuple(in.input_ids_shape) + " has a negative size");
+  validate_ids_shape(in.input_ids_shape);
   const int64_t n = in.image_embeds.size(1);
 
   ContextFields f;

@@ -140,6 +140,12 @@ TEST_CASE("the frame-mask expansion refuses what it cannot expand") {
   expect_error([&] { modctx::compose(Arch::mot, inputs(image, bools({{1, 1}, {1, 1}, {1, 0}}))); }, Code::shape,
                "frame_mask batch size 3 does not match the batch size 2 of input_ids");
   CHECK_FALSE(modctx::visual_token_mask(at::Tensor(), 10).defined());
+  // Negative sizes would size a mask below zero.
+  expect_error([&] { modctx::visual_token_mask(bools({{1, 1}, {1, 0}}), -4); }, Code::invalid_argument,
+               "_visual_token_mask: num_visual_tokens must be >= 0, got -4");
+  const int64_t negative_text[2] = {2, -3};
+  expect_error([&] { modctx::prefix_key_padding_mask(bools({{1, 1}, {1, 0}}), 4, negative_text); }, Code::shape,
+               "input_ids shape (2, -3) has a negative size");
 }
 
 TEST_CASE("strategies refuse bad inputs and devices they cannot allocate on") {
