@@ -1,6 +1,8 @@
 // The argument messages of the C entry points (see entry.hpp).
 #include "entry.hpp"
 
+#include "modctx/names.hpp"
+
 namespace modctx::capi {
 
 modctx_status Call::null_argument(const char* argument) const {
@@ -8,7 +10,7 @@ modctx_status Call::null_argument(const char* argument) const {
 }
 
 modctx_status Call::unknown_field(modctx_field field) const {
-  return invalid_argument("unknown field " + std::to_string(static_cast<int>(field)) + " (expected 0 to 5)");
+  return invalid_argument(modctx::unknown_field_message(static_cast<int>(field)));
 }
 
 modctx_status Call::invalid_argument(const std::string& problem) const {

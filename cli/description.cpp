@@ -35,7 +35,7 @@ ModelSpec read_model(const Json& v, const std::string& path) {
   if (!v.contains("arch")) throw_at(child(path, "arch"), "missing key \"arch\"");
   if (!v["arch"].is_string() || !parse_arch(v["arch"].get<std::string>(), &model.arch))
     throw_at(child(path, "arch"), "unknown architecture " + json::show(v["arch"]) +
-                                     " (expected text, joint_decoder, cross_attention, mot or moma)");
+                                     " (expected " + arch_list() + ")");
   if (!v.contains("hidden_size")) throw_at(child(path, "hidden_size"), "missing key \"hidden_size\"");
   auto positive = [&](const char* key) {
     const auto value = json::as_int64(v[key]);
@@ -69,7 +69,7 @@ at::Tensor read_tensor(const Json& v, const std::string& path) {
   const auto shape = json::read_shape(v["shape"], child(path, "shape"));
   at::ScalarType dtype{};
   if (!v["dtype"].is_string() || !parse_dtype(v["dtype"].get<std::string>(), &dtype))
-    throw_at(child(path, "dtype"), "unknown dtype " + json::show(v["dtype"]) + " (expected " + kDtypeList + ")");
+    throw_at(child(path, "dtype"), "unknown dtype " + json::show(v["dtype"]) + " (expected " + dtype_list() + ", or an alias such as long, half)");
   const at::Device device = v.contains("device") ? read_device(v["device"], child(path, "device")) : at::Device(at::kCPU);
   // No data: nothing is allocated, no device runtime is asked anything.
   return make_metadata_tensor(shape, dtype, device);
@@ -149,7 +149,7 @@ Description parse_description(const std::string& text, const std::optional<Forwa
       Field field{};
       const std::string path = child("/fields", item.key());
       if (!parse_field(item.key(), &field))
-        throw_at(path, "unknown field " + json::quote(item.key()) + " (expected one of: " + kFieldList + ")");
+        throw_at(path, "unknown field " + json::quote(item.key()) + " (expected one of: " + field_list() + ")");
       if (item.value().is_null()) continue;  // null: the field is absent
       description.fields[field] = read_tensor(item.value(), path);
     }

@@ -14,8 +14,6 @@ namespace modctx {
 
 namespace {
 
-constexpr const char* kArchNames[] = {"text", "joint_decoder", "cross_attention", "mot", "moma"};
-
 Status shape_error(std::string message) { return Status::failure(Code::shape, std::move(message)); }
 
 // Which fields each architecture consumes (bit i: Field i).
@@ -38,7 +36,7 @@ unsigned used_fields(Arch arch) {
 
 Status validate_spec(const ModelSpec& m) {
   const int arch = static_cast<int>(m.arch);
-  if (arch < 0 || arch > static_cast<int>(Arch::moma))
+  if (arch < 0 || arch >= kArchCount)
     return Status::failure(Code::invalid_argument, "model: unknown architecture " + std::to_string(arch));
   if (m.hidden_size <= 0)
     return Status::failure(Code::invalid_argument,
@@ -126,21 +124,6 @@ Status validate_modality_id_values(const at::Tensor& ids, int64_t num_modalities
 }
 
 }  // namespace
-
-const char* arch_name(Arch arch) noexcept {
-  const int i = static_cast<int>(arch);
-  return (i >= 0 && i <= static_cast<int>(Arch::moma)) ? kArchNames[i] : "unknown";
-}
-
-bool parse_arch(const std::string& name, Arch* out) noexcept {
-  for (int i = 0; i <= static_cast<int>(Arch::moma); ++i) {
-    if (name == kArchNames[i]) {
-      *out = static_cast<Arch>(i);
-      return true;
-    }
-  }
-  return false;
-}
 
 Status validate_model(const ModalityContext* context, const ModelSpec& model, const ModelForward& forward,
                       ValueChecks values) {

@@ -2,6 +2,9 @@
 // table written once.
 #include "modctx/names.hpp"
 
+#include <iterator>
+#include <vector>
+
 namespace modctx {
 
 namespace {
@@ -50,6 +53,26 @@ const DtypeRow* row_of(c10::ScalarType type) noexcept {
 
 bool equal(const char* a, const std::string& b) noexcept { return a && b == a; }
 
+constexpr const char* kArchNames[kArchCount] = {"text", "joint_decoder", "cross_attention", "mot", "moma"};
+
+// "a, b, c" (last_separator ", ") or "a, b or c" (" or ").
+std::string join(const std::vector<const char*>& names, const char* last_separator) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out += i + 1 == names.size() ? last_separator : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
+// The index of `name` in a table of names, or -1.
+template <size_t N>
+int index_of(const char* const (&names)[N], const std::string& name) noexcept {
+  for (size_t i = 0; i < N; ++i)
+    if (name == names[i]) return static_cast<int>(i);
+  return -1;
+}
+
 std::string join_sizes(c10::IntArrayRef shape) {
   std::string out;
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -67,16 +90,31 @@ const char* field_name(Field field) noexcept {
 }
 
 bool parse_field(const std::string& name, Field* out) noexcept {
-  for (int i = 0; i < kFieldCount; ++i) {
-    if (name == kFieldNames[i]) {
-      *out = static_cast<Field>(i);
-      return true;
-    }
-  }
-  return false;
+  const int i = index_of(kFieldNames, name);
+  if (i >= 0) *out = static_cast<Field>(i);
+  return i >= 0;
 }
 
 std::string field_ref(Field field) { return std::string("modality.") + field_name(field); }
+
+std::string field_list() { return join({std::begin(kFieldNames), std::end(kFieldNames)}, ", "); }
+
+std::string unknown_field_message(int value) {
+  return "unknown field " + std::to_string(value) + " (expected 0 to " + std::to_string(kFieldCount - 1) + ")";
+}
+
+const char* arch_name(Arch arch) noexcept {
+  const int i = static_cast<int>(arch);
+  return (i >= 0 && i < kArchCount) ? kArchNames[i] : "unknown";
+}
+
+bool parse_arch(const std::string& name, Arch* out) noexcept {
+  const int i = index_of(kArchNames, name);
+  if (i >= 0) *out = static_cast<Arch>(i);
+  return i >= 0;
+}
+
+std::string arch_list() { return join({std::begin(kArchNames), std::end(kArchNames)}, " or "); }
 
 const char* dtype_name(c10::ScalarType type) noexcept {
   const DtypeRow* row = row_of(type);
@@ -93,6 +131,13 @@ bool parse_dtype(const std::string& name, c10::ScalarType* out) noexcept {
     }
   }
   return false;
+}
+
+std::string dtype_list() {
+  std::vector<const char*> names;
+  for (const auto& row : kDtypes)
+    if (row.code >= 0) names.push_back(row.name);
+  return join(names, " or ");
 }
 
 bool dtype_from_code(int code, c10::ScalarType* out) noexcept {
@@ -118,6 +163,13 @@ bool parse_safetensors_dtype(const std::string& name, c10::ScalarType* out) noex
     }
   }
   return false;
+}
+
+std::string safetensors_dtype_list() {
+  std::vector<const char*> names;
+  for (const auto& row : kDtypes)
+    if (row.safetensors) names.push_back(row.safetensors);
+  return join(names, " or ");
 }
 
 bool parse_device(const std::string& name, c10::Device* out) noexcept {

@@ -137,8 +137,7 @@ TensorEntry parse_entry(const std::string& name, const Json& v, uint64_t buffer_
     for (const char* unsupported : kUnsupportedDtypes)
       if (dtype_name == unsupported)
         reject(what + ": dtype " + dtype_name + " has no LibTorch 1.13 type", Code::unsupported);
-    reject(what + ": unknown dtype " + quote(dtype_name) +
-           " (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL or C64)");
+    reject(what + ": unknown dtype " + quote(dtype_name) + " (expected " + safetensors_dtype_list() + ")");
   }
   entry.itemsize = c10::elementSize(entry.dtype);
 
@@ -238,7 +237,7 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
     Field field{};
     const bool is_field = parse_field(name, &field);
     if (!is_field && name.compare(0, 2, "__") != 0)
-      reject("tensor " + quote(name) + " is not a context field (expected one of: " + std::string(kFieldList) +
+      reject("tensor " + quote(name) + " is not a context field (expected one of: " + field_list() +
            "; names starting with \"__\" are ignored)");
     TensorEntry entry = parse_entry(name, item.value(), buffer_size);
     entry.field = is_field ? static_cast<int>(field) : -1;

@@ -106,7 +106,7 @@ at::Tensor prefix_key_padding_mask(const at::Tensor& frame_mask, int64_t num_vis
 }
 
 ModalityContext compose(Arch arch, const StrategyInputs& in, const Placement& p) {
-  if (static_cast<int>(arch) < 0 || static_cast<int>(arch) > static_cast<int>(Arch::moma))
+  if (static_cast<int>(arch) < 0 || static_cast<int>(arch) >= kArchCount)
     throw_error(Code::invalid_argument, "compose: unknown architecture " + std::to_string(static_cast<int>(arch)));
   if (arch == Arch::text) throw_error(Code::invalid_argument, "compose: the text architecture has no strategy");
   if (!in.image_embeds.defined()) throw_error(Code::invalid_argument, "compose: image_embeds is not set");

@@ -519,9 +519,9 @@ TEST_CASE("safetensors: hostile files, each with its exact error", "[safetensors
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"strides":[1]}})", e8), F,
                "tensor \"inputs_embeds\" at /strides: unknown key \"strides\" (expected one of: dtype, shape, data_offsets)");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F33","shape":[2],"data_offsets":[0,8]}})", e8), F,
-               "tensor \"inputs_embeds\": unknown dtype \"F33\" (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL or C64)");
+               "tensor \"inputs_embeds\": unknown dtype \"F33\" (expected F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL or C64)");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"bool","shape":[2],"data_offsets":[0,2]}})", e8), F,
-               "tensor \"inputs_embeds\": unknown dtype \"bool\" (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL or C64)");
+               "tensor \"inputs_embeds\": unknown dtype \"bool\" (expected F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL or C64)");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":4,"shape":[2],"data_offsets":[0,8]}})", e8), F,
                "tensor \"inputs_embeds\": dtype is 4 (expected a string such as \"F32\")");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"U16","shape":[2],"data_offsets":[0,4]}})", e8), Code::unsupported,

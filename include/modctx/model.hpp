@@ -12,18 +12,7 @@
 
 namespace modctx {
 
-// The reference's architecture names: text, joint_decoder, cross_attention,
-// mot, moma. The values are the C ABI's `modctx_arch` values.
-enum class Arch : int {
-  text = 0,
-  joint_decoder = 1,
-  cross_attention = 2,
-  mot = 3,
-  moma = 4,
-};
-
-const char* arch_name(Arch arch) noexcept;        // "joint_decoder"; "unknown" for others
-bool parse_arch(const std::string& name, Arch* out) noexcept;
+// The architectures (Arch, arch_name, parse_arch): modctx/names.hpp.
 
 // What modctx needs to know of a model.
 struct ModelSpec {

@@ -1,5 +1,5 @@
 // modctx/names.hpp: every name modctx reads or prints, in one place: the six
-// fields, dtypes (PyTorch's names, safetensors' names, the C ABI's
+// fields, the architectures, dtypes (PyTorch's names, safetensors' names, the C ABI's
 // modctx_dtype codes), devices, and shapes. The checks, the file formats,
 // the checker and the C ABI all name things through these.
 #pragma once
@@ -36,9 +36,29 @@ bool parse_field(const std::string& name, Field* out) noexcept;
 // The field as the reference's messages name it: "modality.prefix_embeds".
 std::string field_ref(Field field);
 
-// The six names in order, for messages that list them.
-constexpr const char* kFieldList =
-    "inputs_embeds, prefix_embeds, image_features, image_mask, modality_ids, key_padding_mask";
+// The six names in order, for messages: "inputs_embeds, prefix_embeds, ...".
+std::string field_list();
+
+// "unknown field 7 (expected 0 to 5)": a field value outside the enumeration.
+std::string unknown_field_message(int value);
+
+// ---------------------------------------------------------------- architectures
+
+// The reference's architecture names: text, joint_decoder, cross_attention,
+// mot, moma. The values are the C ABI's `modctx_arch` values.
+enum class Arch : int {
+  text = 0,
+  joint_decoder = 1,
+  cross_attention = 2,
+  mot = 3,
+  moma = 4,
+};
+
+constexpr int kArchCount = 5;
+
+const char* arch_name(Arch arch) noexcept;  // "joint_decoder"; "unknown" for others
+bool parse_arch(const std::string& name, Arch* out) noexcept;
+std::string arch_list();  // "text, joint_decoder, cross_attention, mot or moma"
 
 // ---------------------------------------------------------------- dtypes
 
@@ -55,10 +75,8 @@ std::string torch_dtype_name(c10::ScalarType type);
 // cdouble). False for anything else.
 bool parse_dtype(const std::string& name, c10::ScalarType* out) noexcept;
 
-// Those twelve, for messages that list them.
-constexpr const char* kDtypeList =
-    "float32, bfloat16, float16, float64, int64, int32, int16, int8, uint8, bool, complex64, complex128 "
-    "or an alias such as long, half";
+// Those twelve, for messages: "float32, float64, ... or complex128".
+std::string dtype_list();
 
 // The C ABI's modctx_dtype code (MODCTX_DTYPE_FLOAT32 = 0 ...) as a dtype;
 // false for codes outside the enumeration.
@@ -71,6 +89,9 @@ const char* safetensors_dtype_name(c10::ScalarType type) noexcept;
 // The dtype of a safetensors name; false for names LibTorch 1.13 has no
 // type for and for unknown names.
 bool parse_safetensors_dtype(const std::string& name, c10::ScalarType* out) noexcept;
+
+// The names safetensors_dtype_name gives, for messages: "F32, F64, ... or C64".
+std::string safetensors_dtype_list();
 
 // ---------------------------------------------------------------- devices
 
