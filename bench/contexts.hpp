@@ -55,7 +55,7 @@ struct Spec {
 
 constexpr int64_t B = 2, N = 576, T = 24, D = 4096;
 
-// The strategies' contexts (REFERENCE.md section 4; Joint-Decoder and MoT with
+// The strategies' contexts (the reference's four strategies; Joint-Decoder and MoT with
 // a video frame mask, so with key_padding_mask), and for each one extra
 // field that trips a construction check (each of the four checks is hit).
 inline Spec spec(Kind k) {

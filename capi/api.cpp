@@ -8,7 +8,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <optional>
 
 #include "dlpack_view.hpp"
@@ -122,7 +121,7 @@ struct modctx_context {
     auto context = std::make_unique<modctx_context>();
     for (size_t i = 0; i < context->slots.size(); ++i)
       context->slots[i].tensor = value.get(static_cast<modctx::Field>(i));
-    context->facts = modctx::capi::facts_of(context->slots, value.output_slice());
+    context->facts = value.facts();
     context->value_ = std::move(value);
     context->made_.store(true, std::memory_order_release);
     return context;
@@ -426,7 +425,7 @@ modctx_status read_model(const Call& call, const modctx_model* m, modctx::ModelS
                                  " is smaller than modctx_model (" + std::to_string(sizeof(modctx_model)) + ")");
   out->arch = static_cast<modctx::Arch>(m->arch);
   out->hidden_size = m->hidden_size;
-  out->num_modalities = m->num_modalities == 0 ? 2 : m->num_modalities;
+  if (m->num_modalities != 0) out->num_modalities = m->num_modalities;  // 0: the default
   if (m->num_image_tokens >= 0) out->num_image_tokens = m->num_image_tokens;
   if (m->text_dtype >= 0) {
     at::ScalarType dtype{};

@@ -23,7 +23,6 @@ namespace modctx::capi {
 class Call {
  public:
   explicit Call(const char* function) noexcept : function_(function) {}
-  const char* function() const noexcept { return function_; }
 
   // "modctx_x: out is NULL"
   modctx_status null_argument(const char* argument) const;

@@ -7,24 +7,6 @@
 
 namespace modctx::capi {
 
-Status to_dlpack_dtype(at::ScalarType s, DLDataType* out) {
-  uint8_t code;
-  switch (s) {
-    case at::kBool: code = MODCTX_DLPACK_BOOL; break;
-    case at::kByte: code = kDLUInt; break;
-    case at::kChar: case at::kShort: case at::kInt: case at::kLong: code = kDLInt; break;
-    case at::kHalf: case at::kFloat: case at::kDouble: code = kDLFloat; break;
-    case at::kBFloat16: code = kDLBfloat; break;
-    case at::kComplexHalf: case at::kComplexFloat: case at::kComplexDouble: code = kDLComplex; break;
-    default:
-      return Status::failure(Code::unsupported, "DLPack has no dtype for this tensor's dtype");
-  }
-  out->code = code;
-  out->bits = static_cast<uint8_t>(c10::elementSize(s) * 8);
-  out->lanes = 1;
-  return Status::success();
-}
-
 Status to_dlpack_device(const at::Device& d, DLDevice* out) {
   int type;
   switch (d.type()) {
@@ -44,6 +26,26 @@ Status to_dlpack_device(const at::Device& d, DLDevice* out) {
 }
 
 namespace {
+
+// A LibTorch dtype as DLPack names it; Code::unsupported where DLPack has none.
+Status to_dlpack_dtype(at::ScalarType s, DLDataType* out) {
+  uint8_t code;
+  switch (s) {
+    case at::kBool: code = MODCTX_DLPACK_BOOL; break;
+    case at::kByte: code = kDLUInt; break;
+    case at::kChar: case at::kShort: case at::kInt: case at::kLong: code = kDLInt; break;
+    case at::kHalf: case at::kFloat: case at::kDouble: code = kDLFloat; break;
+    case at::kBFloat16: code = kDLBfloat; break;
+    case at::kComplexHalf: case at::kComplexFloat: case at::kComplexDouble: code = kDLComplex; break;
+    default:
+      return Status::failure(Code::unsupported, "DLPack has no dtype for this tensor's dtype");
+  }
+  out->code = code;
+  out->bits = static_cast<uint8_t>(c10::elementSize(s) * 8);
+  out->lanes = 1;
+  return Status::success();
+}
+
 
 // The managed struct and what it keeps alive, in one allocation.
 template <class Managed>

@@ -9,9 +9,8 @@
 
 namespace modctx::capi {
 
-// A LibTorch dtype and device as DLPack names them; Code::unsupported where
-// DLPack has no name.
-Status to_dlpack_dtype(at::ScalarType s, DLDataType* out);
+// A LibTorch device as DLPack names it; Code::unsupported where DLPack has
+// no name.
 Status to_dlpack_device(const at::Device& d, DLDevice* out);
 
 // Both return Code::unsupported for a dtype or device DLPack cannot name.

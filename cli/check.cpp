@@ -1,7 +1,6 @@
 // One input checked (see check.hpp).
 #include "check.hpp"
 
-#include <memory>
 #include <new>
 #include <utility>
 
@@ -27,7 +26,7 @@ std::string without_name(const std::string& message, const std::string& name) {
   return message.compare(0, prefix.size(), prefix) == 0 ? message.substr(prefix.size()) : message;
 }
 
-Description describe_input(const std::string& name, bool from_walk, const CheckOptions& options) {
+Description read_description(const std::string& name, bool from_walk, const CheckOptions& options) {
   const Document doc = read_document(name, from_walk);
   Description description;
   if (doc.format == Document::Format::safetensors) {
@@ -50,10 +49,10 @@ Description describe_input(const std::string& name, bool from_walk, const CheckO
 
 }  // namespace
 
-Verdict check_input(const std::string& name, bool from_walk, const CheckOptions& options) {
+Verdict verdict_for(const std::string& name, bool from_walk, const CheckOptions& options) {
   Description description;
   try {
-    description = describe_input(name, from_walk, options);
+    description = read_description(name, from_walk, options);
   } catch (const InputError& e) {
     return unreadable(e.code(), e.what(), e.diagnostic());
   } catch (const DescriptionError& e) {

@@ -19,6 +19,6 @@ struct CheckOptions {
 
 // `name` is "-" for standard input; `from_walk`: found in a directory walk.
 // Never throws for a bad input: every problem is in the verdict.
-Verdict check_input(const std::string& name, bool from_walk, const CheckOptions& options);
+Verdict verdict_for(const std::string& name, bool from_walk, const CheckOptions& options);
 
 }  // namespace modctx::cli

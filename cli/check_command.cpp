@@ -149,7 +149,7 @@ int check_command(int argc, char** argv) {
   const std::vector<Target> targets = expand_paths(paths);
   if (format == Format::text && paths.size() == 1 && targets.size() == 1 && !targets[0].from_walk) {
     // One file: the output of the one-file checker, unchanged.
-    const Verdict verdict = check_input(targets[0].path, false, options);
+    const Verdict verdict = verdict_for(targets[0].path, false, options);
     print_single(verdict);
     std::cout.flush();
     return exit_status(verdict.outcome);
@@ -162,7 +162,7 @@ int check_command(int argc, char** argv) {
   }
   Report report(format, verbose, targets.size(), started);
   for (const Target& t : targets)
-    report.add(t.path, t.has_problem ? t.problem : check_input(t.path, t.from_walk, options));
+    report.add(t.path, t.has_problem ? t.problem : verdict_for(t.path, t.from_walk, options));
   return report.finish();
 }
 

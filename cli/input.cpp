@@ -147,8 +147,7 @@ class Fd {
   int fd_;
 };
 
-}  // namespace
-
+// What a file is, for messages (after stat: links are followed).
 const char* kind_name(mode_t mode) noexcept {
   if (S_ISREG(mode)) return "a regular file";
   if (S_ISDIR(mode)) return "a directory";
@@ -156,9 +155,11 @@ const char* kind_name(mode_t mode) noexcept {
   if (S_ISCHR(mode)) return "a character device";
   if (S_ISBLK(mode)) return "a block device";
   if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISLNK(mode)) return "a symbolic link";
   return "a special file";
 }
+
+}  // namespace
+
 
 bool is_context_name(const std::string& name) noexcept {
   return ends_with(name, ".json") || ends_with(name, ".safetensors");

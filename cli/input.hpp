@@ -35,10 +35,6 @@ namespace modctx::cli {
 constexpr size_t kMaxJsonBytes = size_t{64} << 20;              // 64 MiB
 constexpr uint64_t kMaxStreamTensorBytes = uint64_t{1} << 30;  // 1 GiB
 
-// "a directory", "a FIFO", "a character device", "a block device", "a socket",
-// "a regular file", "a symbolic link", "a special file".
-const char* kind_name(mode_t mode) noexcept;
-
 // An input that cannot be read: `code` is Code::io or Code::format, message()
 // says what is wrong without the input's name, `diagnostic` is the one-file
 // checker's standard-error line (after "modctx: ").

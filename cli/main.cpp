@@ -6,17 +6,11 @@
 // Exit status: 0 the context is valid, 1 it is invalid (first line: the
 // check's code; second line: its exact message), 2 unreadable input or a
 // usage error (a message on standard error).
-#include <ATen/core/Tensor.h>
-
-#include <cctype>
-#include <cstdio>
-#include <memory>
-#include <optional>
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <sstream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "check_command.hpp"
 #include "description.hpp"

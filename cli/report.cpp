@@ -60,7 +60,7 @@ std::string base64(const std::string& bytes) {
 }
 
 // A JSON string; invalid UTF-8 bytes become U+FFFD.
-std::string quoted(const std::string& s) {
+std::string json_string(const std::string& s) {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -89,17 +89,17 @@ void print_single(const Verdict& verdict) {
 }
 
 std::string json_line(const std::string& path, const Verdict& verdict) {
-  std::string line = "{\"path\": " + quoted(path);
+  std::string line = "{\"path\": " + json_string(path);
   if (!valid_utf8(path)) line += ", \"path_bytes\": \"" + base64(path) + "\"";
   line += ", \"status\": \"";
   line += status_name(verdict.outcome);
   line += "\"";
   if (verdict.outcome == Outcome::valid) {
-    line += ", \"code\": null, \"message\": null, \"describe\": " + quoted(verdict.describe);
+    line += ", \"code\": null, \"message\": null, \"describe\": " + json_string(verdict.describe);
   } else {
     line += ", \"code\": \"";
     line += code_name(verdict.code);
-    line += "\", \"message\": " + quoted(verdict.message);
+    line += "\", \"message\": " + json_string(verdict.message);
   }
   line += "}\n";
   return line;

@@ -1,8 +1,6 @@
 // ModalityContext: the construction checks (the reference's __post_init__) and describe().
 #include "modctx/context.hpp"
 
-#include <c10/core/Device.h>
-
 namespace modctx {
 
 namespace {

@@ -1,13 +1,10 @@
 // Checking a context against a model (modctx/model.hpp): the reference's
 // forward- and model-time checks in its order, then modctx's own.
-#include <ATen/core/Tensor.h>
-
 #include <algorithm>
 #include <limits>
 
 #include "modctx/forward.hpp"
 #include "modctx/model.hpp"
-#include "modctx/strategies.hpp"
 #include "modctx/tensor.hpp"
 
 namespace modctx {

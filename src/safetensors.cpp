@@ -85,6 +85,8 @@ constexpr const char* kUnsupportedDtypes[] = {
 
 std::string errno_text(int err) { return std::system_category().message(err); }
 
+constexpr const char* kBigEndian = "safetensors data is little-endian; this machine is big-endian";
+
 // ------------------------------------------------------------------ reading
 
 // A file the loader refuses; the caller puts the file's name in front.
@@ -182,7 +184,7 @@ void parse_metadata(const Json& v, LoadedContext* out) {
     const std::string what = std::string(kMetadataKey) + " " + quote(key);
     if (key == kFormatKey) {
       if (value != kFormatVersion)
-        reject(what + " is " + quote(value) + " (this modctx reads format \"1\")", Code::unsupported);
+        reject(what + " is " + quote(value) + " (this modctx reads format " + quote(kFormatVersion) + ")", Code::unsupported);
     } else if (key == kSliceKey) {
       out->fields.output_slice = read_at(what, [&] { return json::read_slice(json::parse_strict(value, ""), ""); });
     } else if (key == kForwardKey) {
@@ -204,7 +206,7 @@ uint64_t read_le64(const unsigned char* p) {
 void delete_keepalive(void* ctx) { delete static_cast<std::shared_ptr<const void>*>(ctx); }
 
 LoadedContext load_checked(const unsigned char* data, size_t size, const std::shared_ptr<const void>& keepalive) {
-  if (!kLittleEndian) reject("safetensors data is little-endian; this machine is big-endian", Code::unsupported);
+  if (!kLittleEndian) reject(kBigEndian, Code::unsupported);
   // L1, L2
   if (size < 8)
     reject("file too short: " + std::to_string(size) +
@@ -321,7 +323,7 @@ std::string forward_text(const ForwardRecord& f) {
 }
 
 Plan make_plan(const ModalityContext& ctx, const std::optional<ForwardRecord>& forward) {
-  if (!kLittleEndian) throw Error(Code::unsupported, "save_safetensors: safetensors data is little-endian; this machine is big-endian");
+  if (!kLittleEndian) throw Error(Code::unsupported, std::string("save_safetensors: ") + kBigEndian);
   Plan plan;
   for (int i = 0; i < kFieldCount; ++i) {
     at::Tensor t = ctx.fields().tensors[i];
@@ -376,7 +378,6 @@ Plan make_plan(const ModalityContext& ctx, const std::optional<ForwardRecord>& f
   return plan;
 }
 
-const void* bytes_of(const PlannedTensor& p) { return p.bytes ? p.tensor.data_ptr() : nullptr; }
 
 class TempFile {
  public:
@@ -454,7 +455,7 @@ std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<Fo
   const Plan plan = make_plan(ctx, forward);
   std::string out = plan.prefix;
   for (const auto& p : plan.tensors)
-    if (p.bytes) out.append(static_cast<const char*>(bytes_of(p)), p.bytes);
+    if (p.bytes) out.append(static_cast<const char*>(p.tensor.data_ptr()), p.bytes);
   return out;
 }
 
@@ -464,7 +465,7 @@ void save_safetensors(const std::string& path, const ModalityContext& ctx,
   TempFile file(path);
   file.write(plan.prefix.data(), plan.prefix.size());
   for (const auto& p : plan.tensors)
-    if (p.bytes) file.write(bytes_of(p), p.bytes);
+    if (p.bytes) file.write(p.tensor.data_ptr(), p.bytes);
   file.commit();
 }
 

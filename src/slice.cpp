@@ -2,8 +2,6 @@
 // PySlice_AdjustIndices), reimplemented on int64 without overflow.
 #include "modctx/slice.hpp"
 
-#include "modctx/status.hpp"
-
 namespace modctx {
 
 namespace {

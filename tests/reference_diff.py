@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""modctx against a Python model of the reference (shared/reference/REFERENCE.md),
+"""modctx against a Python model of the reference (KempnerForge's ModalityContext),
 through the C ABI with ctypes (the package in bindings/python).
 
-The model below is written from REFERENCE.md alone: a frozen dataclass
-ModalityContext with the four construction checks (section 2), and the checks
-at the top of Transformer.forward (section 3, items 1-3). Both sides see every
+The model below is written from the reference's contract alone: a frozen
+dataclass ModalityContext with the four construction checks, and the checks
+at the top of Transformer.forward. Both sides see every
 combination of
   - the 6 tensor fields present or absent (64 patterns),
   - output_slice None or slice(4, None),
@@ -39,7 +39,7 @@ except ImportError:
 
 import modctx  # noqa: E402
 
-# ---------------------------------------------------------------- the reference, modelled from REFERENCE.md
+# ---------------------------------------------------------------- the reference, modelled from its contract
 
 ROUTES = ("ModalityContext: at most one of inputs_embeds, prefix_embeds, image_features may be set "
           "(mutually exclusive residual-stream routes)")

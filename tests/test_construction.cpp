@@ -1,4 +1,4 @@
-// REFERENCE.md section 2: the four construction checks, their order, their
+// The reference's four construction checks, their order, their
 // exact messages, immutability and replace().
 #include "catch_with_torch.hpp"
 

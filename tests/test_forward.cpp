@@ -1,4 +1,4 @@
-// REFERENCE.md section 3, items 1-3: the checks at the top of
+// The reference's checks at the top of
 // Transformer.forward, their order and messages; the output slice on a
 // hidden state; describe().
 #include "catch_with_torch.hpp"

@@ -1,7 +1,7 @@
 // modctx/context.hpp: the immutable ModalityContext and its construction checks.
 //
 // A ModalityContext bundles everything that flows into a transformer's
-// residual stream besides token ids (REFERENCE.md section 1). It holds the
+// residual stream besides token ids (KempnerForge's ModalityContext). It holds the
 // caller's tensors as given (views: no copy, no data read, any device) and is
 // immutable once built; copying one shares the tensors (reference counts).
 // A built context may be read from any number of threads at once.
@@ -50,7 +50,7 @@ struct ContextFacts {
   bool has(Field f) const { return present[static_cast<size_t>(f)]; }
 };
 
-// The four construction checks of REFERENCE.md section 2, in order; the first
+// The reference's four construction checks, in order; the first
 // that fails is returned. Reads presence only: no shape, dtype or device.
 Status validate_construction(const ContextFacts& facts);
 

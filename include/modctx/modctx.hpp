@@ -1,9 +1,11 @@
-// modctx/modctx.hpp: the whole C++ API of modctx.
+// modctx/modctx.hpp: the C++ API of modctx, all but modctx/tensor.hpp
+// (tensors made from c10 types, for code that builds them itself).
 #pragma once
 
 #include "modctx/context.hpp"
 #include "modctx/forward.hpp"
 #include "modctx/model.hpp"
+#include "modctx/names.hpp"
 #include "modctx/safetensors.hpp"
 #include "modctx/slice.hpp"
 #include "modctx/status.hpp"

@@ -57,7 +57,9 @@ struct ValueChecks {
 Status validate_model(const ModalityContext* context, const ModelSpec& model, const ModelForward& forward,
                       ValueChecks values = {});
 
-// Throwing form: ForwardError (or SliceError) on the first failure.
+// Throwing form: the exception throw_if_failed gives for the first failure
+// (ForwardError for most, SliceError, Error for a bad spec or an unreadable
+// tensor).
 void check_model(const ModalityContext* context, const ModelSpec& model, const ModelForward& forward,
                  ValueChecks values = {});
 

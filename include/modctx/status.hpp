@@ -61,12 +61,12 @@ class Error : public std::invalid_argument {
   Code code_;
 };
 
-// A construction check failed (REFERENCE.md section 2).
+// A construction check failed (the reference's ModalityContext.__post_init__).
 class ContextError : public Error {
   using Error::Error;
 };
 
-// A forward-time or model check failed (REFERENCE.md section 3, and modctx's own).
+// A forward-time or model check failed (the reference's Transformer.forward, and modctx's own).
 class ForwardError : public Error {
   using Error::Error;
 };

@@ -1,5 +1,4 @@
-// modctx/strategies.hpp: the reference's four strategies (REFERENCE.md
-// section 4), which compose a context from projected image embeddings and a
+// modctx/strategies.hpp: the reference's four strategies, which compose a context from projected image embeddings and a
 // text batch, and the residual-composition helpers of Transformer.forward.
 #pragma once
 

@@ -11,9 +11,7 @@ namespace modctx {
 
 at::Tensor apply_output_slice(const at::Tensor& h, const Slice& slice) {
   if (!h.defined()) throw Error(Code::invalid_argument, "apply_output_slice: the hidden state is undefined");
-  const Status rule = slice.validate_view_of(h.dim());
-  if (rule.code == Code::slice) throw SliceError(rule.code, rule.message);
-  if (!rule.ok()) throw Error(rule.code, rule.message);
+  throw_if_failed(slice.validate_view_of(h.dim()));  // ForwardError (shape) or SliceError
   const int64_t step = slice.step.value_or(1);
   // at::slice clamps start/stop exactly as h[:, start:stop:step] does.
   // Clamp to what the result can depend on: LibTorch refuses int64 extremes

@@ -17,7 +17,7 @@ fn tensor_for(field: Field) -> DlpackTensor {
     }
 }
 
-/// The reference's construction checks (REFERENCE.md section 2), in order.
+/// The reference's construction checks, in order.
 fn expected(set: &[Field]) -> Option<(Status, &'static str)> {
     let has = |f| set.contains(&f);
     let routes = [Field::InputsEmbeds, Field::PrefixEmbeds, Field::ImageFeatures].iter().filter(|f| has(**f)).count();
