@@ -20,7 +20,9 @@
 using modctx::capi::Call;
 using modctx::capi::entry;
 using modctx::capi::PendingRelease;
+using modctx::capi::rank_problem;
 using modctx::capi::set_error;
+using modctx::capi::struct_size_problem;
 
 // The C and C++ code lists are one list.
 #define MODCTX_SAME_CODE(c, cpp) static_assert(static_cast<int>(c) == static_cast<int>(modctx::Code::cpp), #c)
@@ -170,11 +172,9 @@ modctx_status read_slice(const Call& call, const modctx_slice& s, modctx::Slice*
   return MODCTX_OK;
 }
 
-// A token-id shape handed in as (pointer, ndim): ndim within [0, MODCTX_MAX_NDIM].
-modctx_status validate_tokens_ndim(const Call& call, const char* what, int32_t ndim) {
-  if (ndim >= 0 && ndim <= MODCTX_MAX_NDIM) return MODCTX_OK;
-  return call.invalid_argument(std::string(what) + " " + std::to_string(ndim) + " is out of range [0, " +
-                               std::to_string(MODCTX_MAX_NDIM) + "]");
+// An argument rule's verdict (entry.hpp): "" is fine.
+modctx_status to_result(const Call& call, const std::string& problem) {
+  return problem.empty() ? MODCTX_OK : call.invalid_argument(problem);
 }
 
 }  // namespace
@@ -420,9 +420,9 @@ namespace {
 // modctx_model -> ModelSpec; struct_size guards against older, smaller structs.
 modctx_status read_model(const Call& call, const modctx_model* m, modctx::ModelSpec* out) {
   if (!m) return call.null_argument("model");
-  if (m->struct_size < sizeof(modctx_model))
-    return call.invalid_argument("model->struct_size " + std::to_string(m->struct_size) +
-                                 " is smaller than modctx_model (" + std::to_string(sizeof(modctx_model)) + ")");
+  const modctx_status size =
+      to_result(call, struct_size_problem("model->struct_size", m->struct_size, sizeof *m, "modctx_model"));
+  if (size != MODCTX_OK) return size;
   out->arch = static_cast<modctx::Arch>(m->arch);
   out->hidden_size = m->hidden_size;
   if (m->num_modalities != 0) out->num_modalities = m->num_modalities;  // 0: the default
@@ -444,7 +444,7 @@ MODCTX_API modctx_status modctx_check_model(const modctx_context* context, const
   return entry(__func__, [&](const Call& call) {
     modctx::ModelSpec spec;
     modctx_status st = read_model(call, model, &spec);
-    if (st == MODCTX_OK && tokens_shape) st = validate_tokens_ndim(call, "tokens_ndim", tokens_ndim);
+    if (st == MODCTX_OK && tokens_shape) st = to_result(call, rank_problem("tokens_ndim", tokens_ndim));
     if (st != MODCTX_OK) return st;
     if (value_checks & ~MODCTX_CHECK_MODALITY_ID_VALUES) return call.invalid_argument("unknown value_checks bits");
     modctx::ModelForward forward;
@@ -516,11 +516,10 @@ MODCTX_API modctx_status modctx_context_compose_residual(const modctx_context* c
 
 namespace {
 
+// NULL (no forward arguments) is fine.
 modctx_status validate_forward_args_size(const Call& call, const modctx_forward_args* f) {
-  if (f->struct_size >= sizeof(modctx_forward_args)) return MODCTX_OK;
-  return call.invalid_argument("forward->struct_size " + std::to_string(f->struct_size) +
-                               " is smaller than modctx_forward_args (" + std::to_string(sizeof(modctx_forward_args)) +
-                               ")");
+  if (!f) return MODCTX_OK;
+  return to_result(call, struct_size_problem("forward->struct_size", f->struct_size, sizeof *f, "modctx_forward_args"));
 }
 
 // Builds the context from loaded fields (construction checks) and reports
@@ -560,7 +559,7 @@ MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context* c
     if (forward) {
       modctx_status st = validate_forward_args_size(call, forward);
       if (st == MODCTX_OK && forward->present && forward->has_tokens)
-        st = validate_tokens_ndim(call, "forward->tokens_ndim", forward->tokens_ndim);
+        st = to_result(call, rank_problem("forward->tokens_ndim", forward->tokens_ndim));
       if (st != MODCTX_OK) return st;
       if (forward->present) {
         saved.emplace();
@@ -580,10 +579,8 @@ MODCTX_API modctx_status modctx_context_load_safetensors(const char* path, modct
     if (!out) return call.null_argument("out");
     *out = nullptr;
     if (!path) return call.null_argument("path");
-    if (forward) {
-      const modctx_status st = validate_forward_args_size(call, forward);
-      if (st != MODCTX_OK) return st;
-    }
+    const modctx_status st = validate_forward_args_size(call, forward);
+    if (st != MODCTX_OK) return st;
     return finish_load(modctx::load_safetensors(path), out, forward);
   });
 }
@@ -595,10 +592,8 @@ MODCTX_API modctx_status modctx_context_load_safetensors_from_memory(const void*
     if (!out) return call.null_argument("out");
     *out = nullptr;
     if (!data && size) return call.null_argument("data (with size > 0)");
-    if (forward) {
-      const modctx_status st = validate_forward_args_size(call, forward);
-      if (st != MODCTX_OK) return st;
-    }
+    const modctx_status st = validate_forward_args_size(call, forward);
+    if (st != MODCTX_OK) return st;
     // One copy into memory the tensors own: the caller's buffer may go.
     auto bytes = std::make_shared<std::string>(static_cast<const char*>(data), size);
     const void* base = bytes->data();

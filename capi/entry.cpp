@@ -17,4 +17,16 @@ modctx_status Call::invalid_argument(const std::string& problem) const {
   return set_error(MODCTX_ERR_INVALID_ARGUMENT, std::string(function_) + ": " + problem);
 }
 
+std::string rank_problem(const char* name, int32_t ndim) {
+  if (ndim >= 0 && ndim <= MODCTX_MAX_NDIM) return {};
+  return std::string(name) + " " + std::to_string(ndim) + " is out of range [0, " + std::to_string(MODCTX_MAX_NDIM) +
+         "]";
+}
+
+std::string struct_size_problem(const char* name, uint32_t size, size_t needed, const char* type) {
+  if (size >= needed) return {};
+  return std::string(name) + " " + std::to_string(size) + " is smaller than " + type + " (" + std::to_string(needed) +
+         ")";
+}
+
 }  // namespace modctx::capi

@@ -35,6 +35,14 @@ class Call {
   const char* function_;
 };
 
+// The argument rules several entry points share. Each gives "" when the
+// argument is fine, else what is wrong with it, for a message.
+// A rank within [0, MODCTX_MAX_NDIM]: "tokens_ndim 33 is out of range [0, 32]".
+std::string rank_problem(const char* name, int32_t ndim);
+// A versioned struct at least as large as this library's:
+// "model->struct_size 8 is smaller than modctx_model (48)".
+std::string struct_size_problem(const char* name, uint32_t size, size_t needed, const char* type);
+
 template <class Body>
 modctx_status entry(const char* function, Body&& body) noexcept {
   try {

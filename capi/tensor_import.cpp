@@ -4,6 +4,7 @@
 // LibTorch sees it (a TensorImpl checks little): rank, sizes, strides,
 // dtype, device, alignment, and that the byte extent fits 64 bits.
 #include "tensor_import.hpp"
+#include "entry.hpp"
 #include "tensor_export.hpp"
 
 #include "modctx/names.hpp"
@@ -147,8 +148,8 @@ Status dlpack_device(int32_t type, int32_t id, const char* what, at::Device* out
 
 // The checks every descriptor gets, whatever its origin.
 Status validate_layout(const Layout& l, const char* what) {
-  if (l.ndim < 0 || l.ndim > MODCTX_MAX_NDIM)
-    return invalid(what, format("ndim %" PRId32 " is out of range [0, %d]", l.ndim, MODCTX_MAX_NDIM));
+  const std::string rank = rank_problem("ndim", l.ndim);
+  if (!rank.empty()) return invalid(what, rank);
   if (l.ndim > 0 && !l.shape) return invalid(what, format("shape is NULL with ndim %" PRId32, l.ndim));
   // LibTorch computes contiguous strides as products of max(size, 1): those
   // must fit int64 even when a size is 0 and the tensor is empty.
@@ -296,7 +297,7 @@ void release_with_null_context(void* fn) { reinterpret_cast<void (*)(void*)>(fn)
 
 PendingRelease PendingRelease::of(const modctx_tensor_desc* t) noexcept {
   // The release pointer is read only when struct_size says it is there.
-  const bool readable = t && t->struct_size >= offsetof(modctx_tensor_desc, release_ctx) + sizeof(void*);
+  const bool readable = t && t->struct_size >= sizeof(modctx_tensor_desc);
   if (!readable || !t->release) return PendingRelease(nullptr, nullptr);
   if (!t->release_ctx) return PendingRelease(release_with_null_context, reinterpret_cast<void*>(t->release));
   return PendingRelease(t->release, t->release_ctx);
@@ -378,9 +379,8 @@ Status import_dlpack_versioned(const DLManagedTensorVersioned& t, const char* wh
 namespace {
 
 Status desc_layout(const modctx_tensor_desc& t, const char* what, Layout* l) {
-  if (t.struct_size < offsetof(modctx_tensor_desc, release_ctx) + sizeof(void*))
-    return invalid(what, format("struct_size %" PRIu32 " is smaller than modctx_tensor_desc (%zu)", t.struct_size,
-                                sizeof(modctx_tensor_desc)));
+  const std::string size = struct_size_problem("struct_size", t.struct_size, sizeof t, "modctx_tensor_desc");
+  if (!size.empty()) return invalid(what, size);
   if (!modctx::dtype_from_code(static_cast<int>(t.dtype), &l->dtype))
     return invalid(what, format("unknown modctx_dtype %d", static_cast<int>(t.dtype)));
   const Status s = dlpack_device(t.device_type, t.device_id, what, &l->device, &l->data_is_address);

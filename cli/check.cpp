@@ -72,12 +72,8 @@ Verdict verdict_for(const std::string& name, bool from_walk, const CheckOptions&
   Status status = ModalityContext::make(std::move(description.fields), &context);
   if (!status.ok()) return invalid(status);
   if (description.model) {
-    const auto& fw = *description.forward;
-    ModelForward forward;
-    forward.has_tokens = fw.tokens.has_value();
-    if (fw.tokens) forward.tokens_shape = *fw.tokens;
-    forward.has_kv_caches = fw.kv_caches;
-    status = validate_model(&context, *description.model, forward, ValueChecks{options.values});
+    status = validate_model(&context, *description.model, ModelForward::of(*description.forward),
+                            ValueChecks{options.values});
   } else if (description.forward) {
     status = validate_forward(context.facts(), description.forward->args());
   }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "modctx/context.hpp"
+#include "modctx/forward.hpp"
 
 namespace modctx {
 
@@ -29,6 +30,13 @@ struct ModelForward {
   bool has_tokens = false;
   at::IntArrayRef tokens_shape;                 // (B, T) when has_tokens
   bool has_kv_caches = false;
+
+  // The arguments a file or a description records; tokens_shape views
+  // record.tokens, which must outlive the result.
+  static ModelForward of(const ForwardRecord& record) {
+    return {record.tokens.has_value(), record.tokens ? at::IntArrayRef(*record.tokens) : at::IntArrayRef(),
+            record.kv_caches};
+  }
 };
 
 // Checks that read tensor values: off unless asked for by name.
