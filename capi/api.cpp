@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 
+#include "dlpack_codes.hpp"
 #include "dlpack_view.hpp"
 #include "entry.hpp"
 #include "modctx.h"

@@ -1,51 +1,15 @@
 // at::Tensor -> DLPack, without copying the data.
 #include "tensor_export.hpp"
 
+#include "dlpack_codes.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 namespace modctx::capi {
 
-Status to_dlpack_device(const at::Device& d, DLDevice* out) {
-  int type;
-  switch (d.type()) {
-    case at::kCPU: type = kDLCPU; break;
-    case at::kCUDA: type = kDLCUDA; break;
-    case at::kHIP: type = kDLROCM; break;
-    case at::kXPU: type = kDLOneAPI; break;
-    case at::kMPS: type = kDLMetal; break;
-    case at::kVulkan: type = kDLVulkan; break;
-    case c10::DeviceType::OPENCL: type = kDLOpenCL; break;
-    default:
-      return Status::failure(Code::unsupported, "DLPack has no device type for device " + d.str());
-  }
-  out->device_type = static_cast<DLDeviceType>(type);
-  out->device_id = d.has_index() && !d.is_cpu() ? d.index() : 0;
-  return Status::success();
-}
-
 namespace {
-
-// A LibTorch dtype as DLPack names it; Code::unsupported where DLPack has none.
-Status to_dlpack_dtype(at::ScalarType s, DLDataType* out) {
-  uint8_t code;
-  switch (s) {
-    case at::kBool: code = MODCTX_DLPACK_BOOL; break;
-    case at::kByte: code = kDLUInt; break;
-    case at::kChar: case at::kShort: case at::kInt: case at::kLong: code = kDLInt; break;
-    case at::kHalf: case at::kFloat: case at::kDouble: code = kDLFloat; break;
-    case at::kBFloat16: code = kDLBfloat; break;
-    case at::kComplexHalf: case at::kComplexFloat: case at::kComplexDouble: code = kDLComplex; break;
-    default:
-      return Status::failure(Code::unsupported, "DLPack has no dtype for this tensor's dtype");
-  }
-  out->code = code;
-  out->bits = static_cast<uint8_t>(c10::elementSize(s) * 8);
-  out->lanes = 1;
-  return Status::success();
-}
-
 
 // The managed struct and what it keeps alive, in one allocation.
 template <class Managed>
@@ -60,8 +24,8 @@ struct Holder {
 template <class Managed>
 Status fill(const at::Tensor& t, Holder<Managed>& h) {
   DLTensor& dl = h.managed.dl_tensor;
-  Status s = to_dlpack_dtype(t.scalar_type(), &dl.dtype);
-  if (s.ok()) s = to_dlpack_device(t.device(), &dl.device);
+  Status s = dtype_to_dlpack(t.scalar_type(), &dl.dtype);
+  if (s.ok()) s = device_to_dlpack(t.device(), &dl.device);
   if (!s.ok()) return s;
   const int64_t ndim = t.dim();
   h.shape_and_strides.resize(static_cast<size_t>(2 * ndim));

@@ -9,10 +9,6 @@
 
 namespace modctx::capi {
 
-// A LibTorch device as DLPack names it; Code::unsupported where DLPack has
-// no name.
-Status to_dlpack_device(const at::Device& d, DLDevice* out);
-
 // Both return Code::unsupported for a dtype or device DLPack cannot name.
 Status export_dlpack(const at::Tensor& t, DLManagedTensor** out);
 Status export_dlpack_versioned(const at::Tensor& t, DLManagedTensorVersioned** out);

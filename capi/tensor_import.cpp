@@ -4,8 +4,9 @@
 // LibTorch sees it (a TensorImpl checks little): rank, sizes, strides,
 // dtype, device, alignment, and that the byte extent fits 64 bits.
 #include "tensor_import.hpp"
+
+#include "dlpack_codes.hpp"
 #include "entry.hpp"
-#include "tensor_export.hpp"
 
 #include "modctx/names.hpp"
 #include "modctx/tensor.hpp"
@@ -49,101 +50,6 @@ Status invalid(const char* what, const std::string& problem) {
 }
 Status unsupported(const char* what, const std::string& problem) {
   return Status::failure(Code::unsupported, std::string(what) + ": " + problem);
-}
-
-// DLPack (code, bits) -> ScalarType. Unknown code: invalid; a width LibTorch
-// 1.13 has no type for: unsupported.
-Status dlpack_dtype(const DLDataType& t, const char* what, at::ScalarType* out) {
-  if (t.lanes != 1) return unsupported(what, format("dtype lanes %u (only 1 is supported)", unsigned{t.lanes}));
-  const unsigned code = t.code, bits = t.bits;
-  bool known_code = true;
-  bool found = false;
-  auto pick = [&](at::ScalarType s) {
-    *out = s;
-    found = true;
-  };
-  switch (code) {
-    case kDLInt:
-      if (bits == 8) pick(at::kChar);
-      else if (bits == 16) pick(at::kShort);
-      else if (bits == 32) pick(at::kInt);
-      else if (bits == 64) pick(at::kLong);
-      break;
-    case kDLUInt:
-      if (bits == 8) pick(at::kByte);
-      break;
-    case kDLFloat:
-      if (bits == 16) pick(at::kHalf);
-      else if (bits == 32) pick(at::kFloat);
-      else if (bits == 64) pick(at::kDouble);
-      break;
-    case kDLBfloat:
-      if (bits == 16) pick(at::kBFloat16);
-      break;
-    case kDLComplex:
-      if (bits == 32) pick(at::kComplexHalf);
-      else if (bits == 64) pick(at::kComplexFloat);
-      else if (bits == 128) pick(at::kComplexDouble);
-      break;
-    case MODCTX_DLPACK_BOOL:
-      if (bits == 8) pick(at::kBool);
-      break;
-    case kDLOpaqueHandle:
-      break;
-    default:
-      // Codes past bool (e.g. DLPack 1.1's float8 and float4 types) are
-      // DLPack's but not representable here; anything larger is garbage.
-      known_code = code <= 17;
-  }
-  if (found) return Status::success();
-  if (!known_code) return invalid(what, format("unknown DLPack dtype code %u", code));
-  return unsupported(what, format("DLPack dtype code %u with %u bits has no LibTorch type", code, bits));
-}
-
-Status dlpack_device(int32_t type, int32_t id, const char* what, at::Device* out, bool* data_is_address) {
-  if (id < 0) return invalid(what, format("device_id %" PRId32 " is negative", id));
-  at::DeviceType dt;
-  *data_is_address = true;
-  switch (type) {
-    case kDLCPU:
-    case kDLCUDAHost:  // pinned host memory: the CPU reads it
-    case kDLROCMHost:
-      *out = at::Device(at::kCPU);
-      return Status::success();
-    case kDLCUDA:
-    case kDLCUDAManaged:
-      dt = at::kCUDA;
-      break;
-    case kDLROCM:
-      dt = at::kHIP;
-      break;
-    case kDLOneAPI:
-      dt = at::kXPU;
-      break;
-    case kDLMetal:
-      dt = at::kMPS;
-      *data_is_address = false;
-      break;
-    case kDLVulkan:
-      dt = at::kVulkan;
-      *data_is_address = false;
-      break;
-    case kDLOpenCL:
-      dt = c10::DeviceType::OPENCL;
-      *data_is_address = false;
-      break;
-    case 9:   // VPI
-    case 12:  // ExtDev
-    case 15:  // WebGPU
-    case 16:  // Hexagon
-    case 17:  // MAIA
-      return unsupported(what, format("DLPack device type %" PRId32 " has no LibTorch device", type));
-    default:
-      return invalid(what, format("unknown DLPack device type %" PRId32, type));
-  }
-  if (id > INT8_MAX) return unsupported(what, format("device_id %" PRId32 " is above LibTorch's limit 127", id));
-  *out = at::Device(dt, static_cast<at::DeviceIndex>(id));
-  return Status::success();
 }
 
 // The checks every descriptor gets, whatever its origin.
@@ -303,22 +209,17 @@ PendingRelease PendingRelease::of(const modctx_tensor_desc* t) noexcept {
   return PendingRelease(t->release, t->release_ctx);
 }
 
-Status device_from_dlpack(int32_t type, int32_t id, const char* what, at::Device* out) {
-  bool data_is_address = true;
-  return dlpack_device(type, id, what, out, &data_is_address);
-}
-
 namespace {
 
 // A DLPack descriptor as a Layout, its dtype and device read (and checked).
 Status dlpack_layout(const DLTensor& t, const char* what, Layout* l) {
-  Status s = dlpack_dtype(t.dtype, what, &l->dtype);
+  Status s = dtype_from_dlpack(t.dtype, what, &l->dtype);
   // The device type is read as the int it is on the wire: a value outside
   // DLDeviceType's enumerators would be undefined behaviour as the enum.
   int32_t device_type = 0;
   static_assert(sizeof(t.device.device_type) == sizeof device_type, "DLDeviceType is int-sized");
   std::memcpy(&device_type, &t.device.device_type, sizeof device_type);
-  if (s.ok()) s = dlpack_device(device_type, t.device.device_id, what, &l->device, &l->data_is_address);
+  if (s.ok()) s = device_from_dlpack(device_type, t.device.device_id, what, &l->device, &l->data_is_address);
   if (!s.ok()) return s;
   l->data = t.data;
   l->ndim = t.ndim;
@@ -356,7 +257,7 @@ Status validate_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out
   if (s.ok()) s = validate(&l, what);
   if (!s.ok()) return s;
   out->itemsize = l.itemsize;
-  return to_dlpack_device(l.device, &out->exported_device);
+  return device_to_dlpack(l.device, &out->exported_device);
 }
 
 namespace {
@@ -383,7 +284,7 @@ Status desc_layout(const modctx_tensor_desc& t, const char* what, Layout* l) {
   if (!size.empty()) return invalid(what, size);
   if (!modctx::dtype_from_code(static_cast<int>(t.dtype), &l->dtype))
     return invalid(what, format("unknown modctx_dtype %d", static_cast<int>(t.dtype)));
-  const Status s = dlpack_device(t.device_type, t.device_id, what, &l->device, &l->data_is_address);
+  const Status s = device_from_dlpack(t.device_type, t.device_id, what, &l->device, &l->data_is_address);
   if (!s.ok()) return s;
   l->data = t.data;
   l->ndim = t.ndim;

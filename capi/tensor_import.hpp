@@ -70,7 +70,5 @@ struct CheckedDLTensor {
 // wrapping the tensor.
 Status validate_dlpack(const DLTensor& t, const char* what, CheckedDLTensor* out);
 
-// A DLPack device code and ordinal as a LibTorch device.
-Status device_from_dlpack(int32_t type, int32_t id, const char* what, at::Device* out);
 
 }  // namespace modctx::capi
