@@ -11,14 +11,6 @@ namespace modctx::cli {
 
 namespace {
 
-Verdict invalid(const Status& status) {
-  Verdict v;
-  v.outcome = Outcome::invalid;
-  v.code = status.code;
-  v.message = status.message;
-  return v;
-}
-
 // The loader's messages start with the input's name: the multi-file output
 // gives the name once, at the start of the line.
 std::string without_name(const std::string& message, const std::string& name) {

@@ -25,8 +25,6 @@ const char* const kCheckUsage =
 
 namespace {
 
-constexpr int kUsage = 2;
-
 const char* const kCheckHelp =
     "\n"
     "Options (they apply to every file):\n"
@@ -66,11 +64,6 @@ const char* const kCheckHelp =
     "\n"
     "Exit status: 0 every context valid, 1 at least one invalid and none unreadable, 2 any\n"
     "unreadable, or a usage error.\n";
-
-int usage_error(const std::string& message) {
-  std::cerr << "modctx: " << message << '\n' << kCheckUsage;
-  return kUsage;
-}
 
 // "does not exist" for a path among several: ENOENT or ENOTDIR.
 bool missing(const std::string& path, int* err) {
@@ -118,21 +111,21 @@ int check_command(int argc, char** argv) {
       value = arg.substr(eq + 1);
       arg.erase(eq);
     } else if (arg == "--model" || arg == "--forward" || arg == "--format") {
-      if (i + 1 >= argc) return usage_error("check: " + arg + " needs a value");
+      if (i + 1 >= argc) return print_usage_error("check: " + arg + " needs a value", kCheckUsage);
       value = argv[++i];
     }
     try {
       if (arg == "--model") options.model = parse_model_option(value);
       else if (arg == "--forward") options.forward = parse_forward_option(value);
       else if (arg == "--format" && (value == "text" || value == "json")) format = value == "json" ? Format::json : Format::text;
-      else if (arg == "--format") return usage_error("check: --format is text or json, not \"" + value + "\"");
-      else return usage_error("check: unknown option " + arg);
+      else if (arg == "--format") return print_usage_error("check: --format is text or json, not \"" + value + "\"", kCheckUsage);
+      else return print_usage_error("check: unknown option " + arg, kCheckUsage);
     } catch (const DescriptionError& e) {
       std::cerr << "modctx: " << e.path() << ": " << e.what() << '\n';
-      return kUsage;
+      return kExitUnusable;
     }
   }
-  if (paths.empty()) return usage_error("check needs a PATH (\"-\" for standard input)");
+  if (paths.empty()) return print_usage_error("check needs a PATH (\"-\" for standard input)", kCheckUsage);
   size_t stdin_count = 0;
   bool any_missing = false;
   for (const std::string& path : paths) {
@@ -143,8 +136,8 @@ int check_command(int argc, char** argv) {
       any_missing = true;
     }
   }
-  if (any_missing) return usage_error("check: nothing was checked");
-  if (stdin_count > 1) return usage_error("check: \"-\" (standard input) given more than once");
+  if (any_missing) return print_usage_error("check: nothing was checked", kCheckUsage);
+  if (stdin_count > 1) return print_usage_error("check: \"-\" (standard input) given more than once", kCheckUsage);
 
   const std::vector<Target> targets = expand_paths(paths);
   if (format == Format::text && paths.size() == 1 && targets.size() == 1 && !targets[0].from_walk) {
@@ -158,7 +151,7 @@ int check_command(int argc, char** argv) {
     std::string list;
     for (const std::string& path : paths) list += (list.empty() ? "" : ", ") + path;
     std::cerr << "modctx: check: no .json or .safetensors file in " << list << '\n';
-    return kUsage;
+    return kExitUnusable;
   }
   Report report(format, verbose, targets.size(), started);
   for (const Target& t : targets)

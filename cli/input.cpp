@@ -74,8 +74,7 @@ Document read_stream(int fd, const std::string& name) {
     doc.format = Document::Format::safetensors;
     uint64_t limit = 8 + kSafetensorsMaxHeaderBytes + kMaxStreamTensorBytes;
     if (bytes->size() >= 8) {
-      uint64_t header = 0;
-      for (int i = 7; i >= 0; --i) header = (header << 8) | static_cast<unsigned char>((*bytes)[i]);
+      const uint64_t header = safetensors_header_length(reinterpret_cast<const unsigned char*>(bytes->data()));
       // A header over the loader's limit: it says so from the first 8 bytes.
       if (header > kSafetensorsMaxHeaderBytes) limit = 0;
       else limit = 8 + header + kMaxStreamTensorBytes;

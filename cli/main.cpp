@@ -14,14 +14,11 @@
 
 #include "check_command.hpp"
 #include "description.hpp"
+#include "report.hpp"
 #include "modctx/modctx.hpp"
 #include "modctx/tensor.hpp"
 
 namespace {
-
-constexpr int kValid = 0;
-constexpr int kInvalid = 1;
-constexpr int kUsage = 2;
 
 const char* const kComposeUsage =
     "usage: modctx compose ARCH --image B,N,D --tokens B,T [--frames F | --frame-mask ROWS]\n"
@@ -39,6 +36,8 @@ const char* const kComposeHelp =
 
 const std::string kUsageText = std::string(modctx::cli::kCheckUsage) + kComposeUsage +
                                "       modctx --help | --version | COMMAND --help\n";
+
+int usage_error(const std::string& message) { return modctx::cli::print_usage_error(message, kUsageText); }
 
 const std::string kHelpText =
     "modctx: build and check a ModalityContext the way KempnerForge does, without Python.\n"
@@ -67,11 +66,6 @@ const std::string kHelpText =
     "Output: \"OK\" and the context's description, or the failed check's code and its\n"
     "message on two lines (for many files: a line per file and a summary).\n"
     "Exit status: 0 valid, 1 invalid context, 2 unreadable input or usage error.\n";
-
-int report_invalid(const modctx::Status& status) {
-  std::cout << modctx::code_name(status.code) << '\n' << status.message << '\n';
-  return kInvalid;
-}
 
 // "1,1,0;1,0,0" -> a (2, 3) bool tensor; empty optional when malformed.
 std::optional<at::Tensor> parse_frame_mask(const std::string& text) {
@@ -103,11 +97,6 @@ void print_values(const char* name, const at::Tensor& t) {
     ++k;
   });
   std::cout << '\n';
-}
-
-int usage_error(const std::string& message) {
-  std::cerr << "modctx: " << message << '\n' << kUsageText;
-  return kUsage;
 }
 
 int compose(int argc, char** argv) {
@@ -167,23 +156,24 @@ int compose(int argc, char** argv) {
   try {
     context = modctx::cpu_only::compose(arch, in);
   } catch (const modctx::Error& e) {
-    return report_invalid(modctx::Status::failure(e.code(), e.what()));
+    modctx::cli::print_single(modctx::cli::invalid(modctx::Status::failure(e.code(), e.what())));
+    return modctx::cli::kExitInvalid;
   }
   std::cout << "OK\n" << context.describe() << '\n';
   print_values("modality_ids", context.modality_ids());
   print_values("key_padding_mask", context.key_padding_mask());
   print_values("image_mask", context.image_mask());
-  return kValid;
+  return modctx::cli::kExitValid;
 }
 
 int run(int argc, char** argv) {
   if (argc == 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
     std::cout << kHelpText;
-    return kValid;
+    return modctx::cli::kExitValid;
   }
   if (argc == 2 && (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "-V"))) {
     std::cout << "modctx " << MODCTX_VERSION_STRING << '\n';
-    return kValid;
+    return modctx::cli::kExitValid;
   }
   if (argc >= 2 && !std::strcmp(argv[1], "check")) {
     return modctx::cli::check_command(argc - 2, argv + 2);
@@ -191,7 +181,7 @@ int run(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) {
       if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
         std::cout << kComposeUsage << kComposeHelp;
-        return kValid;
+        return modctx::cli::kExitValid;
       }
     }
     return compose(argc - 1, argv + 1);
@@ -199,7 +189,7 @@ int run(int argc, char** argv) {
     std::cerr << "modctx: unknown command \"" << argv[1] << "\"\n";
   }
   std::cerr << kUsageText;
-  return kUsage;
+  return modctx::cli::kExitUnusable;
 }
 
 }  // namespace
@@ -211,6 +201,6 @@ int main(int argc, char** argv) {
     // Nothing above should throw past its own handling; if it does, say so
     // plainly instead of aborting.
     std::cerr << "modctx: internal error: " << e.what() << '\n';
-    return kUsage;
+    return modctx::cli::kExitUnusable;
   }
 }

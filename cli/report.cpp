@@ -88,6 +88,11 @@ void print_single(const Verdict& verdict) {
   }
 }
 
+int print_usage_error(const std::string& message, const std::string& usage) {
+  std::cerr << "modctx: " << message << '\n' << usage;
+  return kExitUnusable;
+}
+
 std::string json_line(const std::string& path, const Verdict& verdict) {
   std::string line = "{\"path\": " + json_string(path);
   if (!valid_utf8(path)) line += ", \"path_bytes\": \"" + base64(path) + "\"";

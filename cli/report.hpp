@@ -26,6 +26,9 @@ enum class Format { text, json };
 // message on standard output, or "modctx: ..." on standard error.
 void print_single(const Verdict& verdict);
 
+// "modctx: MESSAGE" and the usage on standard error; returns kExitUnusable.
+int print_usage_error(const std::string& message, const std::string& usage);
+
 // One JSON line for an input (with its newline).
 std::string json_line(const std::string& path, const Verdict& verdict);
 

@@ -21,6 +21,14 @@ struct Verdict {
   std::string diagnostic;   // unreadable: the one-file checker's standard-error line, after "modctx: "
 };
 
+inline Verdict invalid(const Status& status) {
+  Verdict v;
+  v.outcome = Outcome::invalid;
+  v.code = status.code;
+  v.message = status.message;
+  return v;
+}
+
 inline Verdict unreadable(Code code, std::string message, std::string diagnostic) {
   Verdict v;
   v.outcome = Outcome::unreadable;
@@ -30,12 +38,16 @@ inline Verdict unreadable(Code code, std::string message, std::string diagnostic
   return v;
 }
 
+// The exit statuses: every context valid; one invalid; unreadable input or
+// a usage error.
+constexpr int kExitValid = 0, kExitInvalid = 1, kExitUnusable = 2;
+
 // The exit status for a verdict (and the worst over many).
 inline int exit_status(Outcome outcome) {
   switch (outcome) {
-    case Outcome::valid: return 0;
-    case Outcome::invalid: return 1;
-    default: return 2;
+    case Outcome::valid: return kExitValid;
+    case Outcome::invalid: return kExitInvalid;
+    default: return kExitUnusable;
   }
 }
 

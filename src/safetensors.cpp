@@ -196,11 +196,6 @@ void parse_metadata(const Json& v, LoadedContext* out) {
   }
 }
 
-uint64_t read_le64(const unsigned char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
 
 // Wraps a shared keepalive for a tensor's deleter context.
 void delete_keepalive(void* ctx) { delete static_cast<std::shared_ptr<const void>*>(ctx); }
@@ -211,7 +206,7 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
   if (size < 8)
     reject("file too short: " + std::to_string(size) +
          " bytes (a safetensors file starts with an 8-byte header length)");
-  const uint64_t header_size = read_le64(data);
+  const uint64_t header_size = safetensors_header_length(data);
   const uint64_t after = size - 8;
   if (header_size > kSafetensorsMaxHeaderBytes)
     reject("header length " + std::to_string(header_size) + " exceeds the limit of " +
@@ -450,6 +445,12 @@ struct Mapping {
 };
 
 }  // namespace
+
+uint64_t safetensors_header_length(const unsigned char* first8) noexcept {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | first8[i];
+  return v;
+}
 
 std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<ForwardRecord>& forward) {
   const Plan plan = make_plan(ctx, forward);

@@ -90,6 +90,11 @@ LoadedContext load_safetensors_from_memory(const void* data, size_t size,
                                            std::shared_ptr<const void> keepalive,
                                            const std::string& name = "<memory>");
 
+// The header length N a file's first 8 bytes declare (rule L1: a
+// little-endian u64); a file whose N exceeds kSafetensorsMaxHeaderBytes is
+// refused (rule L2).
+uint64_t safetensors_header_length(const unsigned char* first8) noexcept;
+
 // safetensors' dtype names: safetensors_dtype_name and parse_safetensors_dtype
 // in modctx/names.hpp.
 
