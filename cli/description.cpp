@@ -29,27 +29,25 @@ at::Device read_device(const Json& v, const std::string& path) {
 }
 
 ModelSpec read_model(const Json& v, const std::string& path) {
-  json::expect_object(v, path);
-  json::reject_unknown_keys(v, path, {"arch", "hidden_size", "num_modalities", "num_image_tokens", "text_dtype"});
+  json::expect_object(v, path, {"arch", "hidden_size", "num_modalities", "num_image_tokens", "text_dtype"});
   ModelSpec model;
   if (!v.contains("arch")) throw_at(child(path, "arch"), "missing key \"arch\"");
   if (!v["arch"].is_string() || !parse_arch(v["arch"].get<std::string>(), &model.arch))
     throw_at(child(path, "arch"), "unknown architecture " + json::show(v["arch"]) +
                                      " (expected " + arch_list() + ")");
   if (!v.contains("hidden_size")) throw_at(child(path, "hidden_size"), "missing key \"hidden_size\"");
-  auto positive = [&](const char* key) {
+  // An integer > 0 (positive) or >= 0.
+  auto integer = [&](const char* key, bool positive) {
     const auto value = json::as_int64(v[key]);
-    if (!value || *value <= 0) throw_at(child(path, key), "expected an integer > 0, found " + json::show(v[key]));
+    if (!value || *value < (positive ? 1 : 0))
+      throw_at(child(path, key), std::string("expected an integer ") + (positive ? "> 0" : ">= 0") + ", found " +
+                                     json::show(v[key]));
     return *value;
   };
-  model.hidden_size = positive("hidden_size");
-  if (v.contains("num_modalities")) model.num_modalities = positive("num_modalities");
-  if (v.contains("num_image_tokens") && !v["num_image_tokens"].is_null()) {
-    const auto value = json::as_int64(v["num_image_tokens"]);
-    if (!value || *value < 0)
-      throw_at(child(path, "num_image_tokens"), "expected an integer >= 0, found " + json::show(v["num_image_tokens"]));
-    model.num_image_tokens = *value;
-  }
+  model.hidden_size = integer("hidden_size", true);
+  if (v.contains("num_modalities")) model.num_modalities = integer("num_modalities", true);
+  if (v.contains("num_image_tokens") && !v["num_image_tokens"].is_null())
+    model.num_image_tokens = integer("num_image_tokens", false);
   if (v.contains("text_dtype") && !v["text_dtype"].is_null()) {
     at::ScalarType dtype{};
     if (!v["text_dtype"].is_string() || !parse_dtype(v["text_dtype"].get<std::string>(), &dtype) ||
@@ -62,8 +60,7 @@ ModelSpec read_model(const Json& v, const std::string& path) {
 }
 
 at::Tensor read_tensor(const Json& v, const std::string& path) {
-  json::expect_object(v, path);
-  json::reject_unknown_keys(v, path, {"shape", "dtype", "device"});
+  json::expect_object(v, path, {"shape", "dtype", "device"});
   if (!v.contains("shape")) throw_at(child(path, "shape"), "missing key \"shape\"");
   if (!v.contains("dtype")) throw_at(child(path, "dtype"), "missing key \"dtype\"");
   const auto shape = json::read_shape(v["shape"], child(path, "shape"));
@@ -138,8 +135,7 @@ ForwardRecord parse_forward_option(const std::string& text) {
 
 Description parse_description(const std::string& text, const std::optional<ForwardRecord>& forward) {
   const Json doc = json::parse_strict(text, "");
-  json::expect_object(doc, "");
-  json::reject_unknown_keys(doc, "", {"fields", "output_slice", "forward", "model"});
+  json::expect_object(doc, "", {"fields", "output_slice", "forward", "model"});
 
   Description description;
   if (doc.contains("fields")) {

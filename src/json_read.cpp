@@ -191,8 +191,9 @@ std::optional<uint64_t> as_uint64(const Json& v) {
   return std::nullopt;
 }
 
-void expect_object(const Json& v, const std::string& path) {
+void expect_object(const Json& v, const std::string& path, std::initializer_list<const char*> known) {
   if (!v.is_object()) throw_at(path, std::string("expected an object, found ") + kind_of(v));
+  if (known.size()) reject_unknown_keys(v, path, known);
 }
 
 void reject_unknown_keys(const Json& object, const std::string& path, std::initializer_list<const char*> known) {
@@ -236,8 +237,7 @@ std::optional<Slice> read_slice(const Json& v, const std::string& path) {
 }
 
 ForwardRecord read_forward(const Json& v, const std::string& path) {
-  expect_object(v, path);
-  reject_unknown_keys(v, path, {"tokens", "kv_caches"});
+  expect_object(v, path, {"tokens", "kv_caches"});
   ForwardRecord forward;
   if (v.contains("tokens") && !v["tokens"].is_null()) forward.tokens = read_shape(v["tokens"], child(path, "tokens"));
   if (v.contains("kv_caches")) {

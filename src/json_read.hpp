@@ -70,8 +70,9 @@ std::string show(const Json& v);
 std::optional<int64_t> as_int64(const Json& v);
 std::optional<uint64_t> as_uint64(const Json& v);
 
-// An object, with keys from `known` only ("unknown key" at the key's pointer).
-void expect_object(const Json& v, const std::string& path);
+// An object; with `known`, one with keys from `known` only ("unknown key" at
+// the key's pointer).
+void expect_object(const Json& v, const std::string& path, std::initializer_list<const char*> known = {});
 void reject_unknown_keys(const Json& object, const std::string& path, std::initializer_list<const char*> known);
 
 // A shape: at most modctx::kMaxDims sizes, each an integer >= 0, whose element count

@@ -32,22 +32,30 @@ unsigned used_fields(Arch arch) {
 }
 
 Status validate_spec(const ModelSpec& m) {
+  auto bad = [](const std::string& problem) { return Status::failure(Code::invalid_argument, "model: " + problem); };
   const int arch = static_cast<int>(m.arch);
-  if (arch < 0 || arch >= kArchCount)
-    return Status::failure(Code::invalid_argument, "model: unknown architecture " + std::to_string(arch));
-  if (m.hidden_size <= 0)
-    return Status::failure(Code::invalid_argument,
-                           "model: hidden_size must be > 0, got " + std::to_string(m.hidden_size));
-  if (m.num_modalities < 1)
-    return Status::failure(Code::invalid_argument,
-                           "model: num_modalities must be >= 1, got " + std::to_string(m.num_modalities));
+  if (arch < 0 || arch >= kArchCount) return bad("unknown architecture " + std::to_string(arch));
+  if (m.hidden_size <= 0) return bad("hidden_size must be > 0, got " + std::to_string(m.hidden_size));
+  if (m.num_modalities < 1) return bad("num_modalities must be >= 1, got " + std::to_string(m.num_modalities));
   if (m.num_image_tokens && *m.num_image_tokens < 0)
-    return Status::failure(Code::invalid_argument,
-                           "model: num_image_tokens must be >= 0, got " + std::to_string(*m.num_image_tokens));
+    return bad("num_image_tokens must be >= 0, got " + std::to_string(*m.num_image_tokens));
   if (m.text_dtype && !at::isFloatingType(*m.text_dtype))
-    return Status::failure(Code::invalid_argument,
-                           "model: text_dtype must be a floating point type, got " + torch_dtype_name(*m.text_dtype));
+    return bad("text_dtype must be a floating point type, got " + torch_dtype_name(*m.text_dtype));
   return Status::success();
+}
+
+// The last dim is the model's hidden size D.
+Status validate_hidden(const at::Tensor& t, Field f, int64_t hidden) {
+  if (t.size(2) == hidden) return Status::success();
+  return shape_error(field_ref(f) + " hidden size " + std::to_string(t.size(2)) +
+                     " does not match the model's hidden_size " + std::to_string(hidden));
+}
+
+// A field of the residual's shape (B, N + T).
+Status validate_residual_shape(const ModalityContext& c, Field f, at::IntArrayRef residual) {
+  if (c.get(f).sizes() == residual) return Status::success();
+  return shape_error(field_ref(f) + " shape " + shape_tuple(c.get(f).sizes()) + " does not match residual shape " +
+                     shape_tuple(residual));
 }
 
 // (B, S, D) with the expected batch and hidden size.
@@ -57,10 +65,7 @@ Status validate_bsd(const at::Tensor& t, Field f, const char* dims, int64_t batc
   if (t.size(0) != batch)
     return shape_error(field_ref(f) + " batch size " + std::to_string(t.size(0)) + " does not match the batch size " +
                        std::to_string(batch) + " of " + batch_source);
-  if (t.size(2) != hidden)
-    return shape_error(field_ref(f) + " hidden size " + std::to_string(t.size(2)) +
-                       " does not match the model's hidden_size " + std::to_string(hidden));
-  return Status::success();
+  return validate_hidden(t, f, hidden);
 }
 
 Status validate_dtypes(const ModalityContext& c, const ModelSpec& model) {
@@ -167,9 +172,8 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
                              std::string(mot ? "MoT" : "MoMa") +
                                  " model requires modality.modality_ids (got None). Build the ModalityContext via " +
                                  (mot ? "MoTStrategy" : "MoMaStrategy") + " or set modality_ids explicitly.");
-    if (c.modality_ids().sizes() != at::IntArrayRef(residual))
-      return shape_error("modality.modality_ids shape " + shape_tuple(c.modality_ids().sizes()) +
-                         " does not match residual shape " + shape_tuple(residual));
+    s = validate_residual_shape(c, Field::modality_ids, residual);
+    if (!s.ok()) return s;
   }
   if (model.arch == Arch::cross_attention && !c.has(Field::image_features))
     return Status::failure(Code::missing_field,
@@ -189,20 +193,22 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
   }
 
   // 4b. Shapes, with B, T, N and D bound across the fields.
-  if (c.has(Field::inputs_embeds) && c.inputs_embeds().size(2) != hidden)
-    return shape_error(field_ref(Field::inputs_embeds) + " hidden size " + std::to_string(c.inputs_embeds().size(2)) +
-                       " does not match the model's hidden_size " + std::to_string(hidden));
+  if (c.has(Field::inputs_embeds)) {
+    s = validate_hidden(c.inputs_embeds(), Field::inputs_embeds, hidden);
+    if (!s.ok()) return s;
+  }
   if (c.has(Field::image_features)) {
     const at::Tensor& f = c.image_features();
     s = validate_bsd(f, Field::image_features, "(B, N, D)", batch, batch_source, hidden);
     if (!s.ok()) return s;
     if (c.has(Field::image_mask) && c.image_mask().sizes() != f.sizes().slice(0, 2))
-      return shape_error("modality.image_mask shape " + shape_tuple(c.image_mask().sizes()) +
+      return shape_error(field_ref(Field::image_mask) + " shape " + shape_tuple(c.image_mask().sizes()) +
                          " does not match image_features tokens " + shape_tuple(f.sizes().slice(0, 2)));
   }
-  if (c.has(Field::key_padding_mask) && c.key_padding_mask().sizes() != at::IntArrayRef(residual))
-    return shape_error("modality.key_padding_mask shape " + shape_tuple(c.key_padding_mask().sizes()) +
-                       " does not match residual shape " + shape_tuple(residual));
+  if (c.has(Field::key_padding_mask)) {
+    s = validate_residual_shape(c, Field::key_padding_mask, residual);
+    if (!s.ok()) return s;
+  }
   if (model.num_image_tokens) {
     const Field image_field = c.has(Field::prefix_embeds) ? Field::prefix_embeds : Field::image_features;
     if (c.has(image_field) && c.get(image_field).size(1) != *model.num_image_tokens)

@@ -45,10 +45,22 @@ constexpr DtypeRow kDtypes[] = {
     {c10::ScalarType::QUInt2x4, "quint2x4", nullptr, nullptr, -1},
 };
 
-const DtypeRow* row_of(c10::ScalarType type) noexcept {
+// The first row that `match` accepts, or null.
+template <class Match>
+const DtypeRow* find_row(Match match) noexcept {
   for (const auto& row : kDtypes)
-    if (row.type == type) return &row;
+    if (match(row)) return &row;
   return nullptr;
+}
+
+const DtypeRow* row_of(c10::ScalarType type) noexcept {
+  return find_row([&](const DtypeRow& row) { return row.type == type; });
+}
+
+// Sets *out to the row's type when there is a row.
+bool found(const DtypeRow* row, c10::ScalarType* out) noexcept {
+  if (row) *out = row->type;
+  return row != nullptr;
 }
 
 bool equal(const char* a, const std::string& b) noexcept { return a && b == a; }
@@ -124,13 +136,8 @@ const char* dtype_name(c10::ScalarType type) noexcept {
 std::string torch_dtype_name(c10::ScalarType type) { return std::string("torch.") + dtype_name(type); }
 
 bool parse_dtype(const std::string& name, c10::ScalarType* out) noexcept {
-  for (const auto& row : kDtypes) {
-    if (row.code >= 0 && (equal(row.name, name) || equal(row.alias, name))) {
-      *out = row.type;
-      return true;
-    }
-  }
-  return false;
+  return found(find_row([&](const DtypeRow& r) { return r.code >= 0 && (equal(r.name, name) || equal(r.alias, name)); }),
+               out);
 }
 
 std::string dtype_list() {
@@ -141,13 +148,7 @@ std::string dtype_list() {
 }
 
 bool dtype_from_code(int code, c10::ScalarType* out) noexcept {
-  for (const auto& row : kDtypes) {
-    if (row.code >= 0 && row.code == code) {
-      *out = row.type;
-      return true;
-    }
-  }
-  return false;
+  return found(find_row([&](const DtypeRow& r) { return r.code >= 0 && r.code == code; }), out);
 }
 
 const char* safetensors_dtype_name(c10::ScalarType type) noexcept {
@@ -156,13 +157,7 @@ const char* safetensors_dtype_name(c10::ScalarType type) noexcept {
 }
 
 bool parse_safetensors_dtype(const std::string& name, c10::ScalarType* out) noexcept {
-  for (const auto& row : kDtypes) {
-    if (equal(row.safetensors, name)) {
-      *out = row.type;
-      return true;
-    }
-  }
-  return false;
+  return found(find_row([&](const DtypeRow& r) { return equal(r.safetensors, name); }), out);
 }
 
 std::string safetensors_dtype_list() {
