@@ -123,13 +123,10 @@ size_t alignment_of(at::ScalarType t, size_t itemsize) {
   return at::isComplexType(t) ? itemsize / 2 : itemsize;
 }
 
-void release_dlpack(void* p) {
-  auto* t = static_cast<DLManagedTensor*>(p);
-  if (t->deleter) t->deleter(t);
-}
-
-void release_dlpack_versioned(void* p) {
-  auto* t = static_cast<DLManagedTensorVersioned*>(p);
+// Runs a DLPack managed tensor's deleter (legacy or versioned).
+template <class Managed>
+void release_managed(void* p) {
+  auto* t = static_cast<Managed*>(p);
   if (t->deleter) t->deleter(t);
 }
 
@@ -185,11 +182,11 @@ void drop_keepalive(void* keepalive) { delete static_cast<std::shared_ptr<const 
 }  // namespace
 
 PendingRelease PendingRelease::of(DLManagedTensor* t) noexcept {
-  return PendingRelease(t ? release_dlpack : nullptr, t);
+  return PendingRelease(t ? release_managed<DLManagedTensor> : nullptr, t);
 }
 
 PendingRelease PendingRelease::of(DLManagedTensorVersioned* t) noexcept {
-  return PendingRelease(t ? release_dlpack_versioned : nullptr, t);
+  return PendingRelease(t ? release_managed<DLManagedTensorVersioned> : nullptr, t);
 }
 
 namespace {

@@ -24,12 +24,7 @@ struct Walker {
   std::vector<std::pair<DirId, std::string>> chain;  // the directories being walked, outermost first
 
   void report(const std::string& path, Code code, const std::string& message) {
-    Target t;
-    t.path = path;
-    t.from_walk = true;
-    t.has_problem = true;
-    t.problem = unreadable(code, message, path + ": " + message);
-    out->push_back(std::move(t));
+    out->push_back(Target{path, true, true, unreadable(code, message, path + ": " + message)});
   }
 
   void walk(const std::string& path, const struct stat& st) {
@@ -84,12 +79,7 @@ struct Walker {
     chain.pop_back();
   }
 
-  void add(const std::string& path) {
-    Target t;
-    t.path = path;
-    t.from_walk = true;
-    out->push_back(std::move(t));
-  }
+  void add(const std::string& path) { out->push_back(Target{path, true, false, {}}); }
 };
 
 }  // namespace
@@ -102,9 +92,7 @@ std::vector<Target> expand_paths(const std::vector<std::string>& paths) {
     if (path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
       walker.walk(path, st);
     } else {
-      Target t;
-      t.path = path;
-      targets.push_back(std::move(t));
+      targets.push_back(Target{path, false, false, {}});
     }
   }
   return targets;
