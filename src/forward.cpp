@@ -13,10 +13,15 @@ struct TrainingOnlyRule {
 
 }  // namespace
 
+Status validate_forward_inputs(const ContextFacts& facts, bool has_tokens) {
+  if (has_tokens != facts.has(Field::inputs_embeds)) return Status::success();
+  return Status::failure(Code::forward_inputs,
+                         "Transformer.forward requires exactly one of tokens or modality.inputs_embeds");
+}
+
 Status validate_forward(const ContextFacts& facts, ForwardArgs args) {
-  if (args.has_tokens == facts.has(Field::inputs_embeds))
-    return Status::failure(Code::forward_inputs,
-                           "Transformer.forward requires exactly one of tokens or modality.inputs_embeds");
+  Status s = validate_forward_inputs(facts, args.has_tokens);
+  if (!s.ok()) return s;
 
   if (args.has_kv_caches) {
     if (facts.output_slice)

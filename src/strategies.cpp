@@ -134,8 +134,7 @@ ModalityContext compose(Arch arch, const StrategyInputs& in, const Placement& p)
 
 at::Tensor residual_without_copy(const ModalityContext& context, const at::Tensor& text_embeds, const Placement& p) {
   if (context.has(Field::inputs_embeds)) {
-    if (text_embeds.defined())
-      throw Error(Code::forward_inputs, "Transformer.forward requires exactly one of tokens or modality.inputs_embeds");
+    throw_if_failed(validate_forward_inputs(context.facts(), text_embeds.defined()));
     return context.inputs_embeds();
   }
   if (!text_embeds.defined()) throw Error(Code::invalid_argument, "compose_residual: the text embeddings are not set");

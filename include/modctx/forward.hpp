@@ -41,6 +41,10 @@ struct ForwardRecord {
 // validate_forward(ContextFacts(), args).
 Status validate_forward(const ContextFacts& facts, ForwardArgs args);
 
+// The first of them alone: exactly one of tokens and inputs_embeds
+// (compose_residual applies it to its text embeddings).
+Status validate_forward_inputs(const ContextFacts& facts, bool has_tokens);
+
 // Throwing form: ForwardError on the first failure; `context` may be null.
 void check_forward(const ModalityContext* context, ForwardArgs args);
 
