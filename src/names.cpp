@@ -77,12 +77,22 @@ std::string join(const std::vector<const char*>& names, const char* last_separat
   return out;
 }
 
-// The index of `name` in a table of names, or -1.
-template <size_t N>
-int index_of(const char* const (&names)[N], const std::string& name) noexcept {
-  for (size_t i = 0; i < N; ++i)
-    if (name == names[i]) return static_cast<int>(i);
-  return -1;
+// An enum's name from its table ("unknown" outside it), and back.
+template <class Enum, size_t N>
+const char* name_of(const char* const (&names)[N], Enum value) noexcept {
+  const int i = static_cast<int>(value);
+  return (i >= 0 && i < static_cast<int>(N)) ? names[i] : "unknown";
+}
+
+template <class Enum, size_t N>
+bool parse_name(const char* const (&names)[N], const std::string& name, Enum* out) noexcept {
+  for (size_t i = 0; i < N; ++i) {
+    if (name == names[i]) {
+      *out = static_cast<Enum>(i);
+      return true;
+    }
+  }
+  return false;
 }
 
 std::string join_sizes(c10::IntArrayRef shape) {
@@ -96,16 +106,9 @@ std::string join_sizes(c10::IntArrayRef shape) {
 
 }  // namespace
 
-const char* field_name(Field field) noexcept {
-  const int i = static_cast<int>(field);
-  return (i >= 0 && i < kFieldCount) ? kFieldNames[i] : "unknown";
-}
+const char* field_name(Field field) noexcept { return name_of(kFieldNames, field); }
 
-bool parse_field(const std::string& name, Field* out) noexcept {
-  const int i = index_of(kFieldNames, name);
-  if (i >= 0) *out = static_cast<Field>(i);
-  return i >= 0;
-}
+bool parse_field(const std::string& name, Field* out) noexcept { return parse_name(kFieldNames, name, out); }
 
 std::string field_ref(Field field) { return std::string("modality.") + field_name(field); }
 
@@ -115,16 +118,9 @@ std::string unknown_field_message(int value) {
   return "unknown field " + std::to_string(value) + " (expected 0 to " + std::to_string(kFieldCount - 1) + ")";
 }
 
-const char* arch_name(Arch arch) noexcept {
-  const int i = static_cast<int>(arch);
-  return (i >= 0 && i < kArchCount) ? kArchNames[i] : "unknown";
-}
+const char* arch_name(Arch arch) noexcept { return name_of(kArchNames, arch); }
 
-bool parse_arch(const std::string& name, Arch* out) noexcept {
-  const int i = index_of(kArchNames, name);
-  if (i >= 0) *out = static_cast<Arch>(i);
-  return i >= 0;
-}
+bool parse_arch(const std::string& name, Arch* out) noexcept { return parse_name(kArchNames, name, out); }
 
 std::string arch_list() { return join({std::begin(kArchNames), std::end(kArchNames)}, " or "); }
 
