@@ -25,8 +25,42 @@ const char* code_name(Code code) noexcept {
     case Code::value: return "MODCTX_ERR_VALUE";
     case Code::format: return "MODCTX_ERR_FORMAT";
     case Code::io: return "MODCTX_ERR_IO";
+    case Code::length: return "MODCTX_ERR_LENGTH";
   }
   return "MODCTX_ERR_UNKNOWN";
+}
+
+StatusClass status_class(Code code) noexcept {
+  switch (code) {
+    case Code::ok: return StatusClass::ok;
+    // What a request carries: its tensors, their shapes, dtypes, devices and
+    // values, its lengths, and a document it was sent as.
+    case Code::routes:
+    case Code::image_mask:
+    case Code::modality_ids:
+    case Code::key_padding_mask:
+    case Code::forward_inputs:
+    case Code::kv_cache:
+    case Code::dtype:
+    case Code::shape:
+    case Code::device:
+    case Code::missing_field:
+    case Code::slice:
+    case Code::unused_field:
+    case Code::value:
+    case Code::format:
+    case Code::length:
+      return StatusClass::request;
+    // The server's: a NULL or malformed argument it passed, a check this build
+    // cannot serve, memory, a file it could not read, a bug.
+    case Code::invalid_argument:
+    case Code::unsupported:
+    case Code::out_of_memory:
+    case Code::internal:
+    case Code::io:
+      return StatusClass::server;
+  }
+  return StatusClass::server;
 }
 
 void throw_if_failed(const Status& status) {

@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   g++ clang libclang-rt-14-dev meson ninja-build pkg-config python3
   libtorch-dev catch2 nlohmann-json3-dev   # build: LibTorch, tests, the checker's JSON
+  libtomlplusplus-dev                      # build: reading KempnerForge's TOML configs
   python3-torch                            # tests: PyTorch as the oracle for slices and the C ABI
   valgrind gcovr abigail-tools libbenchmark-dev libdlpack-dev
 )

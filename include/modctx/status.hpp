@@ -32,7 +32,21 @@ enum class Code : int {
   value = 17,                  // a tensor's values are out of range (value checks, asked by name)
   format = 18,                 // a file that is not a readable context (safetensors, JSON)
   io = 19,                     // a file that cannot be opened, read or written
+  length = 20,                 // more positions than the model's max_seq_len (its RoPE table) holds
 };
+
+// Whose fault a failure is, for a server's answer: the request's (the
+// request itself is wrong: a server answers 400), or the server's (the
+// caller's use of modctx, the machine, or modctx itself: a server answers
+// 500). Values are the C ABI's `modctx_status_class`.
+enum class StatusClass : int {
+  ok = 0,
+  request = 1,
+  server = 2,
+};
+
+// The class of a code; unknown values are StatusClass::server.
+StatusClass status_class(Code code) noexcept;
 
 // The identifier of a code as the C ABI spells it, e.g. "MODCTX_ERR_ROUTES".
 // Unknown values give "MODCTX_ERR_UNKNOWN".
