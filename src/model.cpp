@@ -41,6 +41,27 @@ Status validate_spec(const ModelSpec& m) {
     return bad("num_image_tokens must be >= 0, got " + std::to_string(*m.num_image_tokens));
   if (m.text_dtype && !at::isFloatingType(*m.text_dtype))
     return bad("text_dtype must be a floating point type, got " + torch_dtype_name(*m.text_dtype));
+  if (m.vocab_size && *m.vocab_size <= 0) return bad("vocab_size must be > 0, got " + std::to_string(*m.vocab_size));
+  if (m.max_seq_len && *m.max_seq_len <= 0)
+    return bad("max_seq_len must be > 0, got " + std::to_string(*m.max_seq_len));
+  if (m.cross_attention_blocks && *m.cross_attention_blocks < 0)
+    return bad("cross_attention_blocks must be >= 0, got " + std::to_string(*m.cross_attention_blocks));
+  if (!m.modality_names.empty() && static_cast<int64_t>(m.modality_names.size()) != m.num_modalities)
+    return bad(std::to_string(m.modality_names.size()) + " modality names for num_modalities " +
+               std::to_string(m.num_modalities));
+  return Status::success();
+}
+
+// A KV cache state that cannot exist is the caller's mistake, not the request's.
+Status validate_kv_state(const KvCacheState& kv) {
+  auto bad = [](const std::string& problem) {
+    return Status::failure(Code::invalid_argument, "forward: kv_caches " + problem);
+  };
+  if (kv.seq_len < 0) return bad("seq_len must be >= 0, got " + std::to_string(kv.seq_len));
+  if (kv.capacity < 0) return bad("capacity must be >= 0, got " + std::to_string(kv.capacity));
+  if (kv.batch < 0) return bad("batch must be >= 0, got " + std::to_string(kv.batch));
+  if (kv.seq_len > kv.capacity)
+    return bad("seq_len " + std::to_string(kv.seq_len) + " is past its capacity " + std::to_string(kv.capacity));
   return Status::success();
 }
 
@@ -51,10 +72,10 @@ Status validate_hidden(const at::Tensor& t, Field f, int64_t hidden) {
                      " does not match the model's hidden_size " + std::to_string(hidden));
 }
 
-// A field of the residual's shape (B, N + T).
-Status validate_residual_shape(const ModalityContext& c, Field f, at::IntArrayRef residual) {
-  if (c.get(f).sizes() == residual) return Status::success();
-  return shape_error(field_ref(f) + " shape " + shape_tuple(c.get(f).sizes()) + " does not match residual shape " +
+// A tensor of the residual's shape (B, N + T): modality_ids, key_padding_mask, doc_ids.
+Status validate_residual_shape(const at::Tensor& t, const std::string& name, at::IntArrayRef residual) {
+  if (t.sizes() == residual) return Status::success();
+  return shape_error(name + " shape " + shape_tuple(t.sizes()) + " does not match residual shape " +
                      shape_tuple(residual));
 }
 
@@ -86,42 +107,214 @@ Status validate_dtypes(const ModalityContext& c, const ModelSpec& model) {
   return Status::success();
 }
 
-Status validate_devices(const ModalityContext& c) {
+// One device for every tensor of the request: the fields in their order,
+// then the token ids and doc_ids (the embedding's output is concatenated
+// with the prefix, masks are combined with it).
+Status validate_devices(const ModalityContext& c, const ModelForward& forward) {
   const at::Tensor* first = nullptr;
-  Field first_field{};
+  std::string first_name;
+  auto same = [&](const at::Tensor& t, const std::string& name) {
+    if (!first) {
+      first = &t;
+      first_name = name;
+      return Status::success();
+    }
+    if (t.device() == first->device()) return Status::success();
+    return Status::failure(Code::device, name + " is on " + t.device().str() + ", but " + first_name + " is on " +
+                                             first->device().str());
+  };
   for (int i = 0; i < kFieldCount; ++i) {
     const Field f = static_cast<Field>(i);
     if (!c.has(f)) continue;
-    if (!first) {
-      first = &c.get(f);
-      first_field = f;
-    } else if (c.get(f).device() != first->device()) {
-      return Status::failure(Code::device, field_ref(f) + " is on " + c.get(f).device().str() + ", but " +
-                                               field_ref(first_field) + " is on " + first->device().str());
-    }
+    Status s = same(c.get(f), field_ref(f));
+    if (!s.ok()) return s;
+  }
+  if (forward.tokens) {
+    Status s = same(*forward.tokens, "tokens");
+    if (!s.ok()) return s;
+  }
+  if (forward.doc_ids) return same(*forward.doc_ids, "doc_ids");
+  return Status::success();
+}
+
+// Values are read on the host only: modctx's core never runs device code.
+Status validate_readable(const at::Tensor& t, const std::string& name) {
+  if (!t.is_cpu())
+    return Status::failure(Code::unsupported, name + " is on " + t.device().str() +
+                                                  ", which this LibTorch cannot read; its values were not checked");
+  if (!t.has_storage() || t.storage().data() == nullptr)
+    return Status::failure(Code::unsupported,
+                           name + " holds no data (a metadata-only tensor); its values were not checked");
+  return Status::success();
+}
+
+struct ValueRange {
+  int64_t low = std::numeric_limits<int64_t>::max();
+  int64_t high = std::numeric_limits<int64_t>::min();
+};
+
+// The smallest and largest value of a CPU tensor with data. Contiguous
+// int64 and int32 (token ids as tokenizers hand them over) take a plain
+// loop the compiler vectorises; anything else walks its strides.
+template <class T>
+ValueRange range_of_contiguous(const T* v, int64_t n) {
+  T low = std::numeric_limits<T>::max(), high = std::numeric_limits<T>::min();
+  for (int64_t i = 0; i < n; ++i) {
+    low = v[i] < low ? v[i] : low;
+    high = v[i] > high ? v[i] : high;
+  }
+  return {static_cast<int64_t>(low), static_cast<int64_t>(high)};
+}
+
+ValueRange range_of(const at::Tensor& t) {
+  if (t.is_contiguous() && !t.is_conj() && !t.is_neg()) {
+    if (t.scalar_type() == at::kLong) return range_of_contiguous(static_cast<const int64_t*>(t.data_ptr()), t.numel());
+    if (t.scalar_type() == at::kInt) return range_of_contiguous(static_cast<const int32_t*>(t.data_ptr()), t.numel());
+  }
+  ValueRange r;
+  for_each_value_as<int64_t>(t, [&](int64_t v) {
+    r.low = std::min(r.low, v);
+    r.high = std::max(r.high, v);
+  });
+  return r;
+}
+
+// nn.Embedding's rows: an id outside [0, vocab_size) is an IndexError on the
+// CPU and a device-side assert (the process dies) on a GPU.
+Status validate_token_id_values(const at::Tensor& tokens, int64_t vocab_size) {
+  if (tokens.numel() == 0) return Status::success();
+  Status s = validate_readable(tokens, "tokens");
+  if (!s.ok()) return s;
+  const ValueRange r = range_of(tokens);
+  if (r.low >= 0 && r.high < vocab_size) return Status::success();
+  return Status::failure(Code::value, "tokens values must be in [0, " + std::to_string(vocab_size) +
+                                          ") (the model's vocab_size), found " +
+                                          std::to_string(r.low < 0 ? r.low : r.high));
+}
+
+// Python's repr of a str (the names are identifiers in practice).
+std::string python_repr(const std::string& text) {
+  std::string out = "'";
+  for (char ch : text) {
+    if (ch == '\\' || ch == '\'') out += '\\';
+    out += ch;
+  }
+  return out + "'";
+}
+
+// Python's repr of a tuple / list of str: ('image', 'text'), ['image', 'text'].
+std::string python_sequence(const std::vector<std::string>& names, bool tuple) {
+  std::string out = tuple ? "(" : "[";
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + python_repr(names[i]);
+  if (tuple && names.size() == 1) out += ",";
+  return out + (tuple ? ")" : "]");
+}
+
+std::vector<std::string> modality_names(const ModelSpec& m) {
+  if (!m.modality_names.empty()) return m.modality_names;
+  if (m.num_modalities == 2) return {"image", "text"};
+  return {};
+}
+
+// MoMa's own message (MoMaFFN.forward) when the names are known: it counts
+// the positions no modality group takes. modctx's otherwise.
+Status validate_modality_id_values(const at::Tensor& ids, const ModelSpec& model) {
+  if (ids.numel() == 0) return Status::success();
+  Status s = validate_readable(ids, field_ref(Field::modality_ids));
+  if (!s.ok()) return s;
+  const int64_t n = model.num_modalities;
+  const ValueRange r = range_of(ids);
+  if (r.low >= 0 && r.high < n) return Status::success();
+  const std::vector<std::string> names = modality_names(model);
+  if (model.arch == Arch::moma && !names.empty()) {
+    int64_t outside = 0;
+    for_each_value_as<int64_t>(ids, [&](int64_t v) { outside += (v < 0 || v >= n) ? 1 : 0; });
+    return Status::failure(Code::value, "MoMaFFN.forward: modality_ids contains out-of-range values; " +
+                                            std::to_string(outside) + " of " + std::to_string(ids.numel()) +
+                                            " positions did not match any modality (allowed values: 0.." +
+                                            std::to_string(n - 1) + " for modalities " +
+                                            python_sequence(names, true) + ")");
+  }
+  return Status::failure(Code::value, field_ref(Field::modality_ids) + " values must be in [0, " +
+                                          std::to_string(n) + "), found " + std::to_string(r.low < 0 ? r.low : r.high));
+}
+
+// nn.Embedding takes int64 or int32 indices.
+Status validate_token_dtype(const at::Tensor& tokens) {
+  const at::ScalarType t = tokens.scalar_type();
+  if (t == at::kLong || t == at::kInt) return Status::success();
+  return Status::failure(Code::dtype, "tokens.dtype must be torch.int64 or torch.int32 (nn.Embedding's indices), got " +
+                                          torch_dtype_name(t));
+}
+
+// MoT's blocks take exactly the streams "image" and "text" (MoTBlock.forward's check).
+Status validate_mot_streams(const ModelSpec& model) {
+  if (model.modality_names.empty()) return Status::success();
+  std::vector<std::string> names = model.modality_names;
+  std::sort(names.begin(), names.end());
+  const std::vector<std::string> streams = {"image", "text"};
+  if (names == streams) return Status::success();
+  return Status::failure(Code::shape, "MoTBlock.forward: streams keys " + python_sequence(streams, false) +
+                                          " do not match construction-time modalities " +
+                                          python_sequence(names, false));
+}
+
+// What the forward's positions and KV caches must allow (see model.hpp, step 6).
+struct Positions {
+  int64_t batch = 0;
+  const char* batch_source = nullptr;
+  int64_t residual = 0;  // N + T (or S)
+};
+
+Status validate_length(const ModelSpec& model, const ModelForward& forward, const Positions& p) {
+  if (!model.max_seq_len) return Status::success();
+  const int64_t limit = *model.max_seq_len;
+  const std::string rope = "the model's max_seq_len " + std::to_string(limit);
+  if (model.arch == Arch::mot) {
+    // MoT splits the residual at the model's image-token count and counts
+    // each modality's positions from 0.
+    const int64_t image = model.num_image_tokens.value_or(0);
+    if (p.residual < image)
+      return shape_error("MoT splits the residual at the model's " + std::to_string(image) +
+                         " image tokens, but the residual has " + std::to_string(p.residual) + " positions");
+    if (image > limit)
+      return Status::failure(Code::length, "MoT image stream of " + std::to_string(image) + " positions exceeds " +
+                                               rope + " (each modality counts its positions from 0)");
+    if (p.residual - image > limit)
+      return Status::failure(Code::length, "MoT text stream of " + std::to_string(p.residual - image) +
+                                               " positions exceeds " + rope +
+                                               " (each modality counts its positions from 0)");
+    return Status::success();
+  }
+  const int64_t start = forward.kv_cache ? forward.kv_cache->seq_len : 0;
+  if (start > limit || p.residual > limit - start) {
+    if (start == 0)
+      return Status::failure(Code::length, "sequence of " + std::to_string(p.residual) + " positions exceeds " + rope +
+                                               " (the length of its RoPE table)");
+    return Status::failure(Code::length, "KV caches at position " + std::to_string(start) + " plus " +
+                                             std::to_string(p.residual) + " new positions exceed " + rope +
+                                             " (the length of its RoPE table)");
   }
   return Status::success();
 }
 
-Status validate_modality_id_values(const at::Tensor& ids, int64_t num_modalities) {
-  if (ids.numel() == 0) return Status::success();
-  // Values are read on the CPU: modctx's core never runs device code.
-  if (!ids.is_cpu())
-    return Status::failure(Code::unsupported, field_ref(Field::modality_ids) + " is on " + ids.device().str() +
-                                                  ", which this LibTorch cannot read; its values were not checked");
-  if (!ids.has_storage() || ids.storage().data() == nullptr)
-    return Status::failure(Code::unsupported,
-                           field_ref(Field::modality_ids) + " holds no data (a metadata-only tensor); its values were not checked");
-  // The one place modctx reads tensor data, and only when asked to.
-  int64_t low = std::numeric_limits<int64_t>::max(), high = std::numeric_limits<int64_t>::min();
-  for_each_value_as<int64_t>(ids, [&](int64_t v) {
-    low = std::min(low, v);
-    high = std::max(high, v);
-  });
-  if (low < 0 || high >= num_modalities)
-    return Status::failure(Code::value, field_ref(Field::modality_ids) + " values must be in [0, " +
-                                            std::to_string(num_modalities) + "), found " +
-                                            std::to_string(low < 0 ? low : high));
+Status validate_kv_caches(const ModalityContext& c, const ModelForward& forward, const Positions& p) {
+  if (const auto& kv = forward.kv_cache) {
+    if (p.residual > kv->capacity - kv->seq_len)
+      return Status::failure(Code::kv_cache, "kv_caches hold " + std::to_string(kv->seq_len) + " of " +
+                                                 std::to_string(kv->capacity) + " positions; " +
+                                                 std::to_string(p.residual) + " new positions do not fit");
+    if (kv->batch != p.batch)
+      return Status::failure(Code::kv_cache, "kv_caches have batch size " + std::to_string(kv->batch) +
+                                                 ", but " + p.batch_source + " has batch size " +
+                                                 std::to_string(p.batch));
+  }
+  // Attention.forward's assert: its explicit mask would be built for a
+  // full sequence, not a cached decode step.
+  if (c.has(Field::key_padding_mask) || forward.doc_ids)
+    return Status::failure(Code::kv_cache,
+                           "doc_ids / key_padding_mask are not supported with kv_cache decode (would build an "
+                           "incorrect causal mask).");
   return Status::success();
 }
 
@@ -131,40 +324,54 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
                       ValueChecks values) {
   static const ModalityContext kEmpty;
   const ModalityContext& c = context ? *context : kEmpty;
+
+  // 1. The model, and the KV caches' state.
   Status s = validate_spec(model);
   if (!s.ok()) return s;
+  if (forward.kv_cache) {
+    s = validate_kv_state(*forward.kv_cache);
+    if (!s.ok()) return s;
+  }
+  const bool has_tokens = forward.has_tokens || forward.tokens;
+  const at::IntArrayRef tokens_shape = forward.tokens ? forward.tokens->sizes() : forward.tokens_shape;
+  const bool has_kv_caches = forward.has_kv_caches || forward.kv_cache;
 
-  // 1. The reference's forward-time checks.
-  s = validate_forward(c.facts(), ForwardArgs{forward.has_tokens, forward.has_kv_caches});
+  // 2. The reference's forward-time checks.
+  s = validate_forward(c.facts(), ForwardArgs{has_tokens, has_kv_caches});
   if (!s.ok()) return s;
 
-  // 2. The residual h must be buildable: embedding(tokens) or inputs_embeds,
+  // 3. The embedding's indices.
+  if (forward.tokens) {
+    s = validate_token_dtype(*forward.tokens);
+    if (!s.ok()) return s;
+  }
+
+  // 4. The residual h must be buildable: embedding(tokens) or inputs_embeds,
   //    then cat([prefix, h], dim=1).
   const int64_t hidden = model.hidden_size;
-  int64_t batch = 0, length = 0;
-  const char* batch_source = nullptr;
-  if (forward.has_tokens) {
-    if (forward.tokens_shape.size() != 2)
-      return shape_error("tokens must have shape (B, T), got " + shape_tuple(forward.tokens_shape));
-    batch = forward.tokens_shape[0];
-    length = forward.tokens_shape[1];
-    batch_source = "tokens";
+  Positions p;
+  if (has_tokens) {
+    if (tokens_shape.size() != 2)
+      return shape_error("tokens must have shape (B, T), got " + shape_tuple(tokens_shape));
+    p.batch = tokens_shape[0];
+    p.residual = tokens_shape[1];
+    p.batch_source = "tokens";
   } else {  // validate_forward guarantees inputs_embeds here
     const at::Tensor& ie = c.inputs_embeds();
     if (ie.dim() != 3)
       return shape_error(field_ref(Field::inputs_embeds) + " must have shape (B, S, D), got " + shape_tuple(ie.sizes()));
-    batch = ie.size(0);
-    length = ie.size(1);
-    batch_source = "modality.inputs_embeds";
+    p.batch = ie.size(0);
+    p.residual = ie.size(1);
+    p.batch_source = "modality.inputs_embeds";
   }
   if (c.has(Field::prefix_embeds)) {
-    s = validate_bsd(c.prefix_embeds(), Field::prefix_embeds, "(B, N, D)", batch, batch_source, hidden);
+    s = validate_bsd(c.prefix_embeds(), Field::prefix_embeds, "(B, N, D)", p.batch, p.batch_source, hidden);
     if (!s.ok()) return s;
-    length += c.prefix_embeds().size(1);
+    p.residual += c.prefix_embeds().size(1);
   }
-  const int64_t residual[2] = {batch, length};
+  const int64_t residual[2] = {p.batch, p.residual};
 
-  // 3. The reference's model-time checks, then its output slice.
+  // 5. The reference's model-time checks, then its output slice.
   if (model.arch == Arch::mot || model.arch == Arch::moma) {
     const bool mot = model.arch == Arch::mot;
     if (!c.has(Field::modality_ids))
@@ -172,10 +379,15 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
                              std::string(mot ? "MoT" : "MoMa") +
                                  " model requires modality.modality_ids (got None). Build the ModalityContext via " +
                                  (mot ? "MoTStrategy" : "MoMaStrategy") + " or set modality_ids explicitly.");
-    s = validate_residual_shape(c, Field::modality_ids, residual);
+    s = validate_residual_shape(c.modality_ids(), field_ref(Field::modality_ids), residual);
     if (!s.ok()) return s;
+    if (mot) {
+      s = validate_mot_streams(model);
+      if (!s.ok()) return s;
+    }
   }
-  if (model.arch == Arch::cross_attention && !c.has(Field::image_features))
+  const bool cross_attention_fires = model.cross_attention_blocks.value_or(1) > 0;
+  if (model.arch == Arch::cross_attention && cross_attention_fires && !c.has(Field::image_features))
     return Status::failure(Code::missing_field,
                            "Cross-Attention block fired but modality.image_features is None. Cross-Attention models "
                            "require image_features in the ModalityContext.");
@@ -184,31 +396,8 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
     if (!s.ok()) return s;
   }
 
-  // 4a. Fields the architecture does not use (the reference ignores them silently).
-  const unsigned used = used_fields(model.arch);
-  for (int i = 0; i < kFieldCount; ++i) {
-    if (c.has(static_cast<Field>(i)) && !(used & (1u << i)))
-      return Status::failure(Code::unused_field, field_ref(static_cast<Field>(i)) + " is not used by a " +
-                                                     arch_name(model.arch) + " model");
-  }
-
-  // 4b. Shapes, with B, T, N and D bound across the fields.
-  if (c.has(Field::inputs_embeds)) {
-    s = validate_hidden(c.inputs_embeds(), Field::inputs_embeds, hidden);
-    if (!s.ok()) return s;
-  }
-  if (c.has(Field::image_features)) {
-    const at::Tensor& f = c.image_features();
-    s = validate_bsd(f, Field::image_features, "(B, N, D)", batch, batch_source, hidden);
-    if (!s.ok()) return s;
-    if (c.has(Field::image_mask) && c.image_mask().sizes() != f.sizes().slice(0, 2))
-      return shape_error(field_ref(Field::image_mask) + " shape " + shape_tuple(c.image_mask().sizes()) +
-                         " does not match image_features tokens " + shape_tuple(f.sizes().slice(0, 2)));
-  }
-  if (c.has(Field::key_padding_mask)) {
-    s = validate_residual_shape(c, Field::key_padding_mask, residual);
-    if (!s.ok()) return s;
-  }
+  // 6. The image tokens the model makes, the positions the RoPE table
+  //    covers, the KV caches' room.
   if (model.num_image_tokens) {
     const Field image_field = c.has(Field::prefix_embeds) ? Field::prefix_embeds : Field::image_features;
     if (c.has(image_field) && c.get(image_field).size(1) != *model.num_image_tokens)
@@ -216,16 +405,62 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
                          " image tokens, but the model's num_image_tokens is " +
                          std::to_string(*model.num_image_tokens));
   }
+  s = validate_length(model, forward, p);
+  if (!s.ok()) return s;
+  if (has_kv_caches) {
+    s = validate_kv_caches(c, forward, p);
+    if (!s.ok()) return s;
+  }
 
-  // 4c, 4d. Dtypes, then devices.
+  // 7a. Fields and arguments the architecture does not use (the reference
+  //     ignores them silently).
+  const unsigned used = used_fields(model.arch);
+  for (int i = 0; i < kFieldCount; ++i) {
+    if (c.has(static_cast<Field>(i)) && !(used & (1u << i)))
+      return Status::failure(Code::unused_field, field_ref(static_cast<Field>(i)) + " is not used by a " +
+                                                     arch_name(model.arch) + " model");
+  }
+  if (forward.doc_ids && model.arch == Arch::mot)  // MoT's blocks take no doc_ids
+    return Status::failure(Code::unused_field, std::string("doc_ids is not used by a ") + arch_name(model.arch) +
+                                                   " model");
+
+  // 7b. Shapes, with B, T, N and D bound across the fields.
+  if (c.has(Field::inputs_embeds)) {
+    s = validate_hidden(c.inputs_embeds(), Field::inputs_embeds, hidden);
+    if (!s.ok()) return s;
+  }
+  if (c.has(Field::image_features)) {
+    const at::Tensor& f = c.image_features();
+    s = validate_bsd(f, Field::image_features, "(B, N, D)", p.batch, p.batch_source, hidden);
+    if (!s.ok()) return s;
+    if (c.has(Field::image_mask) && c.image_mask().sizes() != f.sizes().slice(0, 2))
+      return shape_error(field_ref(Field::image_mask) + " shape " + shape_tuple(c.image_mask().sizes()) +
+                         " does not match image_features tokens " + shape_tuple(f.sizes().slice(0, 2)));
+  }
+  if (c.has(Field::key_padding_mask)) {
+    s = validate_residual_shape(c.key_padding_mask(), field_ref(Field::key_padding_mask), residual);
+    if (!s.ok()) return s;
+  }
+  if (forward.doc_ids) {
+    s = validate_residual_shape(*forward.doc_ids, "doc_ids", residual);
+    if (!s.ok()) return s;
+  }
+
+  // 7c, 7d. Dtypes, then devices.
   s = validate_dtypes(c, model);
   if (!s.ok()) return s;
-  s = validate_devices(c);
+  s = validate_devices(c, forward);
   if (!s.ok()) return s;
 
-  // 5. Value checks, asked for by name.
+  // 8. Value checks, asked for by name.
+  if (values.token_ids_range && has_tokens && model.vocab_size) {
+    if (!forward.tokens)
+      return Status::failure(Code::unsupported, "tokens are given as a shape only; their values were not checked");
+    s = validate_token_id_values(*forward.tokens, *model.vocab_size);
+    if (!s.ok()) return s;
+  }
   if (values.modality_ids_range && c.has(Field::modality_ids))
-    return validate_modality_id_values(c.modality_ids(), model.num_modalities);
+    return validate_modality_id_values(c.modality_ids(), model);
   return Status::success();
 }
 

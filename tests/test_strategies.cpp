@@ -119,7 +119,12 @@ TEST_CASE("composed contexts pass the model check for their architecture") {
     m.hidden_size = 8;
     m.num_image_tokens = 4;
     INFO(modctx::arch_name(arch));
-    const auto status = modctx::validate_model(&ctx, m, modctx::ModelForward{true, kIds, false}, {true});
+    modctx::ModelForward forward;
+    forward.has_tokens = true;
+    forward.tokens_shape = kIds;
+    modctx::ValueChecks values;
+    values.modality_ids_range = true;
+    const auto status = modctx::validate_model(&ctx, m, forward, values);
     INFO(status.message);
     CHECK(status.ok());
   }
