@@ -13,6 +13,10 @@ namespace {
 
 Status shape_error(std::string message) { return Status::failure(Code::shape, std::move(message)); }
 
+Status inputs_embeds_rank_error(const at::Tensor& ie) {
+  return shape_error(field_ref(Field::inputs_embeds) + " must have shape (B, S, D), got " + shape_tuple(ie.sizes()));
+}
+
 // Which fields each architecture consumes (bit i: Field i).
 unsigned used_fields(Arch arch) {
   constexpr unsigned IE = 1u << static_cast<int>(Field::inputs_embeds);
@@ -72,11 +76,17 @@ Status validate_hidden(const at::Tensor& t, Field f, int64_t hidden) {
                      " does not match the model's hidden_size " + std::to_string(hidden));
 }
 
-// A tensor of the residual's shape (B, N + T): modality_ids, key_padding_mask, doc_ids.
-Status validate_residual_shape(const at::Tensor& t, const std::string& name, at::IntArrayRef residual) {
+// A tensor of the residual's shape (B, N + T): modality_ids, key_padding_mask,
+// doc_ids. `name()` makes its name for the message only.
+template <class Name>
+Status validate_residual_shape(const at::Tensor& t, Name&& name, at::IntArrayRef residual) {
   if (t.sizes() == residual) return Status::success();
-  return shape_error(name + " shape " + shape_tuple(t.sizes()) + " does not match residual shape " +
+  return shape_error(name() + " shape " + shape_tuple(t.sizes()) + " does not match residual shape " +
                      shape_tuple(residual));
+}
+
+auto ref_of(Field f) {
+  return [f] { return field_ref(f); };
 }
 
 // (B, S, D) with the expected batch and hidden size.
@@ -109,31 +119,27 @@ Status validate_dtypes(const ModalityContext& c, const ModelSpec& model) {
 
 // One device for every tensor of the request: the fields in their order,
 // then the token ids and doc_ids (the embedding's output is concatenated
-// with the prefix, masks are combined with it).
+// with the prefix, masks are combined with it). Names are made only for a
+// message: this runs per request.
 Status validate_devices(const ModalityContext& c, const ModelForward& forward) {
-  const at::Tensor* first = nullptr;
-  std::string first_name;
-  auto same = [&](const at::Tensor& t, const std::string& name) {
-    if (!first) {
-      first = &t;
-      first_name = name;
-      return Status::success();
-    }
-    if (t.device() == first->device()) return Status::success();
-    return Status::failure(Code::device, name + " is on " + t.device().str() + ", but " + first_name + " is on " +
-                                             first->device().str());
+  struct Named {
+    const at::Tensor* tensor;
+    int field;  // a Field, or -1: "tokens", -2: "doc_ids"
   };
-  for (int i = 0; i < kFieldCount; ++i) {
-    const Field f = static_cast<Field>(i);
-    if (!c.has(f)) continue;
-    Status s = same(c.get(f), field_ref(f));
-    if (!s.ok()) return s;
+  auto name = [](int field) {
+    return field >= 0 ? field_ref(static_cast<Field>(field)) : std::string(field == -1 ? "tokens" : "doc_ids");
+  };
+  Named all[kFieldCount + 2];
+  int n = 0;
+  for (int i = 0; i < kFieldCount; ++i)
+    if (c.has(static_cast<Field>(i))) all[n++] = {&c.get(static_cast<Field>(i)), i};
+  if (forward.tokens) all[n++] = {forward.tokens, -1};
+  if (forward.doc_ids) all[n++] = {forward.doc_ids, -2};
+  for (int i = 1; i < n; ++i) {
+    if (all[i].tensor->device() == all[0].tensor->device()) continue;
+    return Status::failure(Code::device, name(all[i].field) + " is on " + all[i].tensor->device().str() + ", but " +
+                                             name(all[0].field) + " is on " + all[0].tensor->device().str());
   }
-  if (forward.tokens) {
-    Status s = same(*forward.tokens, "tokens");
-    if (!s.ok()) return s;
-  }
-  if (forward.doc_ids) return same(*forward.doc_ids, "doc_ids");
   return Status::success();
 }
 
@@ -249,8 +255,12 @@ Status validate_token_dtype(const at::Tensor& tokens) {
 
 // MoT's blocks take exactly the streams "image" and "text" (MoTBlock.forward's check).
 Status validate_mot_streams(const ModelSpec& model) {
-  if (model.modality_names.empty()) return Status::success();
-  std::vector<std::string> names = model.modality_names;
+  const auto& given = model.modality_names;
+  if (given.empty()) return Status::success();
+  if (given.size() == 2 && given[0] != given[1] && (given[0] == "image" || given[0] == "text") &&
+      (given[1] == "image" || given[1] == "text"))
+    return Status::success();  // without copying: this runs per request
+  std::vector<std::string> names = given;
   std::sort(names.begin(), names.end());
   const std::vector<std::string> streams = {"image", "text"};
   if (names == streams) return Status::success();
@@ -266,44 +276,80 @@ struct Positions {
   int64_t residual = 0;  // N + T (or S)
 };
 
-Status validate_length(const ModelSpec& model, const ModelForward& forward, const Positions& p) {
+std::string count_of(int64_t n, const char* thing) {
+  return std::to_string(n) + " " + thing + (n == 1 ? "" : "s");
+}
+
+// MoT splits the residual at the model's image-token count (the prefix's
+// length when the model does not give one) and counts each modality's
+// positions from 0; each stream is viewed as (B, S_m, heads, head_dim), so
+// neither may be empty.
+Status validate_mot_streams_length(const ModelSpec& model, const ModalityContext& c, const Positions& p) {
+  int64_t image = 0;
+  if (model.num_image_tokens)
+    image = *model.num_image_tokens;
+  else if (c.has(Field::prefix_embeds))
+    image = c.prefix_embeds().size(1);
+  else
+    return Status::success();  // the split is unknown
+  const int64_t text = p.residual - image;
+  if (image < 1 || text < 1)
+    return shape_error("MoT splits the residual at " + count_of(image, "image token") +
+                       " and needs at least one position in each stream, but the residual has " +
+                       count_of(p.residual, "position"));
   if (!model.max_seq_len) return Status::success();
   const int64_t limit = *model.max_seq_len;
-  const std::string rope = "the model's max_seq_len " + std::to_string(limit);
-  if (model.arch == Arch::mot) {
-    // MoT splits the residual at the model's image-token count and counts
-    // each modality's positions from 0.
-    const int64_t image = model.num_image_tokens.value_or(0);
-    if (p.residual < image)
-      return shape_error("MoT splits the residual at the model's " + std::to_string(image) +
-                         " image tokens, but the residual has " + std::to_string(p.residual) + " positions");
-    if (image > limit)
-      return Status::failure(Code::length, "MoT image stream of " + std::to_string(image) + " positions exceeds " +
-                                               rope + " (each modality counts its positions from 0)");
-    if (p.residual - image > limit)
-      return Status::failure(Code::length, "MoT text stream of " + std::to_string(p.residual - image) +
-                                               " positions exceeds " + rope +
+  for (const auto& [name, length] : {std::pair<const char*, int64_t>{"image", image}, {"text", text}}) {
+    if (length > limit)
+      return Status::failure(Code::length, std::string("MoT ") + name + " stream of " + count_of(length, "position") +
+                                               " exceeds the model's max_seq_len " + std::to_string(limit) +
                                                " (each modality counts its positions from 0)");
-    return Status::success();
-  }
-  const int64_t start = forward.kv_cache ? forward.kv_cache->seq_len : 0;
-  if (start > limit || p.residual > limit - start) {
-    if (start == 0)
-      return Status::failure(Code::length, "sequence of " + std::to_string(p.residual) + " positions exceeds " + rope +
-                                               " (the length of its RoPE table)");
-    return Status::failure(Code::length, "KV caches at position " + std::to_string(start) + " plus " +
-                                             std::to_string(p.residual) + " new positions exceed " + rope +
-                                             " (the length of its RoPE table)");
   }
   return Status::success();
+}
+
+// The RoPE table is sliced at [start, start + S): past its end the
+// rotation fails to broadcast (or, for one row, broadcasts silently).
+Status validate_length(const ModelSpec& model, const ModalityContext& c, const ModelForward& forward,
+                       const Positions& p) {
+  if (model.arch == Arch::mot) return validate_mot_streams_length(model, c, p);
+  if (!model.max_seq_len) return Status::success();
+  const int64_t limit = *model.max_seq_len;
+  const int64_t start = forward.kv_cache ? forward.kv_cache->seq_len : 0;
+  if (start <= limit && p.residual <= limit - start) return Status::success();
+  const std::string rope = "the model's max_seq_len " + std::to_string(limit) + " (the length of its RoPE table)";
+  if (start == 0) return Status::failure(Code::length, "sequence of " + count_of(p.residual, "position") + " exceeds " + rope);
+  return Status::failure(Code::length, "KV caches at position " + std::to_string(start) + " plus " +
+                                           count_of(p.residual, "new position") + " exceed " + rope);
+}
+
+Status validate_first_block(const ModalityContext& c, const ModelSpec& model, const ModelForward& forward,
+                            const Positions& p) {
+  // Attention views its projections as (B, S, heads, head_dim) with a -1:
+  // a (B, S) or empty residual cannot be reshaped.
+  if (c.has(Field::inputs_embeds) && c.inputs_embeds().dim() != 3) return inputs_embeds_rank_error(c.inputs_embeds());
+  if (p.batch < 1) return shape_error(std::string(p.batch_source) + " has batch size 0; the model needs at least 1");
+  if (p.residual < 1) return shape_error("the residual has 0 positions; the model needs at least 1");
+  // The image tokens the model's encoder makes (modctx's own check; the
+  // field a model does not use is left to the unused-field check).
+  if (model.num_image_tokens) {
+    const Field image_field = model.arch == Arch::cross_attention ? Field::image_features : Field::prefix_embeds;
+    if ((used_fields(model.arch) & (1u << static_cast<int>(image_field))) && c.has(image_field) &&
+        c.get(image_field).size(1) != *model.num_image_tokens)
+      return shape_error(field_ref(image_field) + " has " + std::to_string(c.get(image_field).size(1)) +
+                         " image tokens, but the model's num_image_tokens is " +
+                         std::to_string(*model.num_image_tokens));
+  }
+  return validate_length(model, c, forward, p);
 }
 
 Status validate_kv_caches(const ModalityContext& c, const ModelForward& forward, const Positions& p) {
   if (const auto& kv = forward.kv_cache) {
     if (p.residual > kv->capacity - kv->seq_len)
       return Status::failure(Code::kv_cache, "kv_caches hold " + std::to_string(kv->seq_len) + " of " +
-                                                 std::to_string(kv->capacity) + " positions; " +
-                                                 std::to_string(p.residual) + " new positions do not fit");
+                                                 count_of(kv->capacity, "position") + "; " +
+                                                 count_of(p.residual, "new position") +
+                                                 (p.residual == 1 ? " does" : " do") + " not fit");
     if (kv->batch != p.batch)
       return Status::failure(Code::kv_cache, "kv_caches have batch size " + std::to_string(kv->batch) +
                                                  ", but " + p.batch_source + " has batch size " +
@@ -357,9 +403,10 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
     p.residual = tokens_shape[1];
     p.batch_source = "tokens";
   } else {  // validate_forward guarantees inputs_embeds here
+    // The reference reads h.shape[1] first; the hidden dim only matters at
+    // the first block (step 6).
     const at::Tensor& ie = c.inputs_embeds();
-    if (ie.dim() != 3)
-      return shape_error(field_ref(Field::inputs_embeds) + " must have shape (B, S, D), got " + shape_tuple(ie.sizes()));
+    if (ie.dim() < 2) return inputs_embeds_rank_error(ie);
     p.batch = ie.size(0);
     p.residual = ie.size(1);
     p.batch_source = "modality.inputs_embeds";
@@ -371,7 +418,7 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
   }
   const int64_t residual[2] = {p.batch, p.residual};
 
-  // 5. The reference's model-time checks, then its output slice.
+  // 5. The reference's model-time checks.
   if (model.arch == Arch::mot || model.arch == Arch::moma) {
     const bool mot = model.arch == Arch::mot;
     if (!c.has(Field::modality_ids))
@@ -379,13 +426,26 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
                              std::string(mot ? "MoT" : "MoMa") +
                                  " model requires modality.modality_ids (got None). Build the ModalityContext via " +
                                  (mot ? "MoTStrategy" : "MoMaStrategy") + " or set modality_ids explicitly.");
-    s = validate_residual_shape(c.modality_ids(), field_ref(Field::modality_ids), residual);
+    s = validate_residual_shape(c.modality_ids(), ref_of(Field::modality_ids), residual);
     if (!s.ok()) return s;
     if (mot) {
       s = validate_mot_streams(model);
       if (!s.ok()) return s;
     }
   }
+
+  // 6. What the first block needs: a (B, S, D) residual with at least one
+  //    sample and position, the model's image tokens, positions its RoPE
+  //    table covers, room in the KV caches.
+  s = validate_first_block(c, model, forward, p);
+  if (!s.ok()) return s;
+  if (has_kv_caches) {
+    s = validate_kv_caches(c, forward, p);
+    if (!s.ok()) return s;
+  }
+
+  // 7. The rest of the reference's forward: a Cross-Attention block fires
+  //    after the first block's cadence, the output slice comes last.
   const bool cross_attention_fires = model.cross_attention_blocks.value_or(1) > 0;
   if (model.arch == Arch::cross_attention && cross_attention_fires && !c.has(Field::image_features))
     return Status::failure(Code::missing_field,
@@ -396,23 +456,7 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
     if (!s.ok()) return s;
   }
 
-  // 6. The image tokens the model makes, the positions the RoPE table
-  //    covers, the KV caches' room.
-  if (model.num_image_tokens) {
-    const Field image_field = c.has(Field::prefix_embeds) ? Field::prefix_embeds : Field::image_features;
-    if (c.has(image_field) && c.get(image_field).size(1) != *model.num_image_tokens)
-      return shape_error(field_ref(image_field) + " has " + std::to_string(c.get(image_field).size(1)) +
-                         " image tokens, but the model's num_image_tokens is " +
-                         std::to_string(*model.num_image_tokens));
-  }
-  s = validate_length(model, forward, p);
-  if (!s.ok()) return s;
-  if (has_kv_caches) {
-    s = validate_kv_caches(c, forward, p);
-    if (!s.ok()) return s;
-  }
-
-  // 7a. Fields and arguments the architecture does not use (the reference
+  // 8a. Fields and arguments the architecture does not use (the reference
   //     ignores them silently).
   const unsigned used = used_fields(model.arch);
   for (int i = 0; i < kFieldCount; ++i) {
@@ -424,7 +468,7 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
     return Status::failure(Code::unused_field, std::string("doc_ids is not used by a ") + arch_name(model.arch) +
                                                    " model");
 
-  // 7b. Shapes, with B, T, N and D bound across the fields.
+  // 8b. Shapes, with B, T, N and D bound across the fields.
   if (c.has(Field::inputs_embeds)) {
     s = validate_hidden(c.inputs_embeds(), Field::inputs_embeds, hidden);
     if (!s.ok()) return s;
@@ -438,21 +482,21 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
                          " does not match image_features tokens " + shape_tuple(f.sizes().slice(0, 2)));
   }
   if (c.has(Field::key_padding_mask)) {
-    s = validate_residual_shape(c.key_padding_mask(), field_ref(Field::key_padding_mask), residual);
+    s = validate_residual_shape(c.key_padding_mask(), ref_of(Field::key_padding_mask), residual);
     if (!s.ok()) return s;
   }
   if (forward.doc_ids) {
-    s = validate_residual_shape(*forward.doc_ids, "doc_ids", residual);
+    s = validate_residual_shape(*forward.doc_ids, [] { return std::string("doc_ids"); }, residual);
     if (!s.ok()) return s;
   }
 
-  // 7c, 7d. Dtypes, then devices.
+  // 8c, 8d. Dtypes, then devices.
   s = validate_dtypes(c, model);
   if (!s.ok()) return s;
   s = validate_devices(c, forward);
   if (!s.ok()) return s;
 
-  // 8. Value checks, asked for by name.
+  // 9. Value checks, asked for by name.
   if (values.token_ids_range && has_tokens && model.vocab_size) {
     if (!forward.tokens)
       return Status::failure(Code::unsupported, "tokens are given as a shape only; their values were not checked");

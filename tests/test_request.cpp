@@ -172,7 +172,18 @@ TEST_CASE("request: MoT counts image and text positions apart") {
   const Request short_residual =
       Request{}.set(Field::inputs_embeds, meta({2, 3, 8})).set(Field::modality_ids, meta({2, 3}, at::kLong));
   expect(short_residual.run(m), Code::shape,
-         "MoT splits the residual at the model's 4 image tokens, but the residual has 3 positions");
+         "MoT splits the residual at 4 image tokens and needs at least one position in each stream, but the residual "
+         "has 3 positions");
+  // Each stream needs a position: no text at all cannot run either.
+  expect(mot(4, 0).run(m), Code::shape,
+         "MoT splits the residual at 4 image tokens and needs at least one position in each stream, but the residual "
+         "has 4 positions");
+  CHECK(mot(4, 1).run(m).ok());
+  // Without the model's count, the prefix's length is the split.
+  m.num_image_tokens.reset();
+  CHECK(mot(5, 8).run(m).ok());
+  CHECK(mot(5, 9).run(m).code == Code::length);
+  m.num_image_tokens = 4;
   // The model's image-token count is checked before the budget.
   expect(mot(5, 1).run(m), Code::shape,
          "modality.prefix_embeds has 5 image tokens, but the model's num_image_tokens is 4");
@@ -183,6 +194,9 @@ TEST_CASE("request: the KV caches' room and batch") {
   CHECK(Request{}.with_tokens(meta({2, 5}, at::kLong)).with_kv({15, 20, 2}).run(m).ok());
   expect(Request{}.with_tokens(meta({2, 6}, at::kLong)).with_kv({15, 20, 2}).run(m), Code::kv_cache,
          "kv_caches hold 15 of 20 positions; 6 new positions do not fit");
+  CHECK(Request{}.with_tokens(meta({2, 1}, at::kLong)).with_kv({19, 20, 2}).run(m).ok());
+  expect(Request{}.with_tokens(meta({2, 1}, at::kLong)).with_kv({20, 20, 2}).run(m), Code::kv_cache,
+         "kv_caches hold 20 of 20 positions; 1 new position does not fit");
   expect(Request{}.with_tokens(meta({2, 1}, at::kLong)).with_kv({15, 20, 4}).run(m), Code::kv_cache,
          "kv_caches have batch size 4, but tokens has batch size 2");
   expect(Request{}.set(Field::inputs_embeds, meta({3, 1, 8})).with_kv({15, 20, 4}).run(m), Code::kv_cache,
@@ -364,4 +378,48 @@ TEST_CASE("status classes: the request's fault or the server's") {
   CHECK(std::size(request) + std::size(server) + 1 == 21);  // every code, once
   CHECK(modctx::status_class(static_cast<Code>(99)) == StatusClass::server);
   CHECK(std::string(modctx::code_name(Code::length)) == "MODCTX_ERR_LENGTH");
+}
+
+TEST_CASE("request: an empty batch or residual cannot be reshaped by attention") {
+  const ModelSpec m = model(Arch::text);
+  expect(Request{}.with_tokens(meta({0, 4}, at::kLong)).run(m), Code::shape,
+         "tokens has batch size 0; the model needs at least 1");
+  expect(Request{}.with_tokens(meta({1, 0}, at::kLong)).run(m), Code::shape,
+         "the residual has 0 positions; the model needs at least 1");
+  expect(Request{}.set(Field::inputs_embeds, meta({1, 0, 8})).run(m), Code::shape,
+         "the residual has 0 positions; the model needs at least 1");
+  // A prefix alone is a residual: Joint-Decoder runs with no text.
+  CHECK(Request{}.set(Field::prefix_embeds, meta({1, 4, 8})).with_tokens(meta({1, 0}, at::kLong)).run(model(Arch::joint_decoder)).ok());
+  CHECK(Request{}.with_tokens(meta({1, 1}, at::kLong)).run(m).ok());
+}
+
+TEST_CASE("request: checks meet problems in the order the reference's forward does") {
+  // A (B, S) inputs_embeds reaches MoT's own check before the first block fails on it.
+  expect(Request{}.set(Field::inputs_embeds, meta({2, 6})).run(model(Arch::mot)), Code::missing_field,
+         "MoT model requires modality.modality_ids (got None). Build the ModalityContext via MoTStrategy or set "
+         "modality_ids explicitly.");
+  expect(Request{}.set(Field::inputs_embeds, meta({2, 6})).run(model(Arch::text)), Code::shape,
+         "modality.inputs_embeds must have shape (B, S, D), got (2, 6)");
+  expect(Request{}.set(Field::inputs_embeds, meta({6})).run(model(Arch::mot)), Code::shape,
+         "modality.inputs_embeds must have shape (B, S, D), got (6,)");
+  // The first block's attention asserts before a Cross-Attention block fires.
+  expect(Request{}
+             .set(Field::inputs_embeds, meta({2, 1, 8}))
+             .set(Field::key_padding_mask, meta({2, 1}, at::kBool))
+             .with_kv({3, 8, 2})
+             .run(model(Arch::cross_attention)),
+         Code::kv_cache,
+         "doc_ids / key_padding_mask are not supported with kv_cache decode (would build an incorrect causal mask).");
+  // The RoPE budget before the output slice (applied last).
+  Request sliced = Request{}.set(Field::prefix_embeds, meta({1, 4, 8})).with_tokens(meta({1, 13}, at::kLong));
+  sliced.fields.output_slice = Slice{0, std::nullopt, 0};
+  CHECK(sliced.run(model(Arch::joint_decoder)).code == Code::length);
+  sliced.with_tokens(meta({1, 12}, at::kLong));
+  CHECK(sliced.run(model(Arch::joint_decoder)).code == Code::slice);
+  // A field the architecture does not use is reported as such, whatever its token count.
+  ModelSpec jd = model(Arch::joint_decoder);
+  jd.num_image_tokens = 4;
+  for (int64_t n : {4, 5})
+    expect(Request{}.set(Field::image_features, meta({2, n, 8})).with_tokens(meta({2, 6}, at::kLong)).run(jd),
+           Code::unused_field, "modality.image_features is not used by a joint_decoder model");
 }
