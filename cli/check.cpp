@@ -64,14 +64,15 @@ Verdict verdict_for(const std::string& name, bool from_walk, const CheckOptions&
   Status status = ModalityContext::make(std::move(description.fields), &context);
   if (!status.ok()) return invalid(status);
   if (description.model) {
-    status = validate_model(&context, *description.model, ModelForward::of(*description.forward),
-                            ValueChecks{options.values});
+    ValueChecks values;
+    values.modality_ids_range = values.token_ids_range = options.values;
+    status = validate_model(&context, *description.model, ModelForward::of(*description.forward), values);
   } else if (description.forward) {
     status = validate_forward(context.facts(), description.forward->args());
   }
   if (!status.ok()) return invalid(status);
   if (options.values && !description.model) {
-    const std::string message = "--values needs a model (a \"model\" section or --model)";
+    const std::string message = "--values needs a model (a \"model\" section, --model or --config)";
     return unreadable(Code::invalid_argument, message, name + ": " + message);
   }
   Verdict v;

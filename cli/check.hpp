@@ -12,8 +12,8 @@
 namespace modctx::cli {
 
 struct CheckOptions {
-  bool values = false;                        // --values: the checks that read tensor values
-  std::optional<ModelSpec> model;             // --model: replaces a document's "model" section
+  bool values = false;                        // --values: the checks that read tensor values (all of them)
+  std::optional<ModelSpec> model;             // --model or --config: replaces a document's "model" section
   std::optional<ForwardRecord> forward;       // --forward: replaces a document's forward arguments
 };
 

@@ -8,18 +8,21 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "check.hpp"
 #include "input.hpp"
+#include "modctx/config.hpp"
 #include "report.hpp"
 #include "walk.hpp"
 
 namespace modctx::cli {
 
 const char* const kCheckUsage =
-    "usage: modctx check [--values] [--model JSON] [--forward ARGS] [--format text|json] [--verbose] PATH...\n"
+    "usage: modctx check [--values] [--model JSON | --config FILE] [--forward ARGS] [--format text|json]\n"
+    "                    [--verbose] PATH...\n"
     "                    check the contexts in the files (JSON or safetensors; \"-\": standard input)\n"
     "                    and directories (walked for *.json and *.safetensors) given\n";
 
@@ -28,15 +31,20 @@ namespace {
 const char* const kCheckHelp =
     "\n"
     "Options (they apply to every file):\n"
-    "  --values          also run the checks that read tensor values (modality_ids in\n"
-    "                    [0, num_modalities)); they need a model (a \"model\" section or\n"
-    "                    --model) and tensors with data (safetensors files)\n"
+    "  --values          also run the checks that read tensor values (token ids in\n"
+    "                    [0, vocab_size), modality_ids in [0, num_modalities)); they need a\n"
+    "                    model (a \"model\" section, --model or --config) and tensors with data\n"
+    "                    (\"values\" in a JSON description, or a safetensors file)\n"
     "  --model JSON      check against this model, e.g. '{\"arch\": \"mot\", \"hidden_size\": 4096}'\n"
     "                    (replaces a file's \"model\" section; needs forward arguments)\n"
+    "  --config FILE     check against the model a KempnerForge TOML training config builds\n"
+    "                    (its architecture, dim, vocab_size, max_seq_len, image tokens,\n"
+    "                    modalities); replaces a file's \"model\" section, as --model does\n"
     "  --forward ARGS    the forward arguments, replacing a file's own (its \"forward\" section,\n"
     "                    or those a safetensors file saved): tokens=2,24 | tokens=none,kv_caches |\n"
     "                    kv_caches=false | the JSON of a \"forward\" section, such as\n"
-    "                    '{\"tokens\": [2, 24], \"kv_caches\": false}'\n"
+    "                    '{\"tokens\": [2, 24], \"kv_caches\": {\"seq_len\": 37, \"capacity\": 1024,\n"
+    "                    \"batch\": 2}}'\n"
     "  --format json     one JSON object per line per file: path, status (valid, invalid,\n"
     "                    unreadable), code, message, and describe for a valid context; a name\n"
     "                    that is not UTF-8 has U+FFFD for each bad byte, its bytes in path_bytes\n"
@@ -81,6 +89,8 @@ int check_command(int argc, char** argv) {
   CheckOptions options;
   Format format = Format::text;
   bool verbose = false, paths_only = false;
+  std::optional<std::string> model_option;  // "--model" or "--config", once given
+  std::optional<std::string> config_path;
   std::vector<std::string> paths;
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
@@ -110,9 +120,19 @@ int check_command(int argc, char** argv) {
     if (eq != std::string::npos && arg.rfind("--", 0) == 0) {
       value = arg.substr(eq + 1);
       arg.erase(eq);
-    } else if (arg == "--model" || arg == "--forward" || arg == "--format") {
+    } else if (arg == "--model" || arg == "--config" || arg == "--forward" || arg == "--format") {
       if (i + 1 >= argc) return print_usage_error("check: " + arg + " needs a value", kCheckUsage);
       value = argv[++i];
+    }
+    if (arg == "--model" || arg == "--config") {
+      // One model: the two together are a contradiction, not a replacement.
+      if (model_option && *model_option != arg)
+        return print_usage_error("check: give --model or --config, not both", kCheckUsage);
+      model_option = arg;
+    }
+    if (arg == "--config") {
+      config_path = value;  // read once the command line is known to be usable
+      continue;
     }
     try {
       if (arg == "--model") options.model = parse_model_option(value);
@@ -138,6 +158,16 @@ int check_command(int argc, char** argv) {
   }
   if (any_missing) return print_usage_error("check: nothing was checked", kCheckUsage);
   if (stdin_count > 1) return print_usage_error("check: \"-\" (standard input) given more than once", kCheckUsage);
+  if (config_path) {
+    // Read once for every file; unreadable as a description is (exit 2).
+    ModelSpec model;
+    const Status status = read_model_config_file(*config_path, &model);
+    if (!status.ok()) {
+      std::cerr << "modctx: " << status.message << " (" << code_name(status.code) << ")\n";
+      return kExitUnusable;
+    }
+    options.model = std::move(model);
+  }
 
   const std::vector<Target> targets = expand_paths(paths);
   if (format == Format::text && paths.size() == 1 && targets.size() == 1 && !targets[0].from_walk) {

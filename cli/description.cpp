@@ -1,11 +1,10 @@
 // JSON description -> unchecked context fields. Every way a document can be
 // unusable ends in a DescriptionError that names the JSON path at fault; the
-// pieces a safetensors file holds too (shapes, the slice, the forward
-// arguments) are read by the library's json:: readers.
+// pieces a safetensors file holds too (shapes, tensors, the slice, the
+// forward arguments) are read by the library's json:: readers.
 #include "description.hpp"
 
 #include "modctx/names.hpp"
-#include "modctx/tensor.hpp"
 
 namespace modctx::cli {
 
@@ -18,18 +17,9 @@ using json::Json;
   throw DescriptionError(path, message);
 }
 
-at::Device read_device(const Json& v, const std::string& path) {
-  if (!v.is_string())
-    throw_at(path, std::string("expected a device name such as \"cuda:0\", found ") + json::kind_of(v));
-  at::Device device(at::kCPU);
-  if (!parse_device(v.get<std::string>(), &device))
-    throw_at(path, "unknown device " + json::quote(v.get<std::string>()) +
-                      " (expected e.g. cpu, cuda, cuda:1, hip:0, mps, xpu:0)");
-  return device;
-}
-
 ModelSpec read_model(const Json& v, const std::string& path) {
-  json::expect_object(v, path, {"arch", "hidden_size", "num_modalities", "num_image_tokens", "text_dtype"});
+  json::expect_object(v, path, {"arch", "hidden_size", "num_modalities", "num_image_tokens", "text_dtype",
+                                "vocab_size", "max_seq_len", "cross_attention_blocks", "modalities"});
   ModelSpec model;
   if (!v.contains("arch")) throw_at(child(path, "arch"), "missing key \"arch\"");
   if (!v["arch"].is_string() || !parse_arch(v["arch"].get<std::string>(), &model.arch))
@@ -44,11 +34,12 @@ ModelSpec read_model(const Json& v, const std::string& path) {
                                      json::show(v[key]));
     return *value;
   };
+  // An optional key: absent or null is not given.
+  auto given = [&](const char* key) { return v.contains(key) && !v[key].is_null(); };
   model.hidden_size = integer("hidden_size", true);
   if (v.contains("num_modalities")) model.num_modalities = integer("num_modalities", true);
-  if (v.contains("num_image_tokens") && !v["num_image_tokens"].is_null())
-    model.num_image_tokens = integer("num_image_tokens", false);
-  if (v.contains("text_dtype") && !v["text_dtype"].is_null()) {
+  if (given("num_image_tokens")) model.num_image_tokens = integer("num_image_tokens", false);
+  if (given("text_dtype")) {
     at::ScalarType dtype{};
     if (!v["text_dtype"].is_string() || !parse_dtype(v["text_dtype"].get<std::string>(), &dtype) ||
         !at::isFloatingType(dtype))
@@ -56,20 +47,28 @@ ModelSpec read_model(const Json& v, const std::string& path) {
                                              json::show(v["text_dtype"]));
     model.text_dtype = dtype;
   }
+  if (given("vocab_size")) model.vocab_size = integer("vocab_size", true);
+  if (given("max_seq_len")) model.max_seq_len = integer("max_seq_len", true);
+  if (given("cross_attention_blocks")) model.cross_attention_blocks = integer("cross_attention_blocks", false);
+  if (given("modalities")) {
+    const Json& names = v["modalities"];
+    const std::string at = child(path, "modalities");
+    if (!names.is_array() || names.empty())
+      throw_at(at, "expected the modality names in order, such as [\"image\", \"text\"], found " + json::show(names));
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (!names[i].is_string() || names[i].get_ref<const std::string&>().empty())
+        throw_at(child(at, i), "expected a modality name (a non-empty string), found " + json::show(names[i]));
+      const std::string& name = names[i].get_ref<const std::string&>();
+      for (const std::string& before : model.modality_names)
+        if (before == name) throw_at(child(at, i), "modality " + json::quote(name) + " named twice");
+      model.modality_names.push_back(name);
+    }
+    const auto count = static_cast<int64_t>(model.modality_names.size());
+    if (!v.contains("num_modalities")) model.num_modalities = count;  // the names give the count
+    else if (model.num_modalities != count)
+      throw_at(at, std::to_string(count) + " names, but num_modalities is " + std::to_string(model.num_modalities));
+  }
   return model;
-}
-
-at::Tensor read_tensor(const Json& v, const std::string& path) {
-  json::expect_object(v, path, {"shape", "dtype", "device"});
-  if (!v.contains("shape")) throw_at(child(path, "shape"), "missing key \"shape\"");
-  if (!v.contains("dtype")) throw_at(child(path, "dtype"), "missing key \"dtype\"");
-  const auto shape = json::read_shape(v["shape"], child(path, "shape"));
-  at::ScalarType dtype{};
-  if (!v["dtype"].is_string() || !parse_dtype(v["dtype"].get<std::string>(), &dtype))
-    throw_at(child(path, "dtype"), "unknown dtype " + json::show(v["dtype"]) + " (expected " + dtype_list() + ", or an alias such as long, half)");
-  const at::Device device = v.contains("device") ? read_device(v["device"], child(path, "device")) : at::Device(at::kCPU);
-  // No data: nothing is allocated, no device runtime is asked anything.
-  return make_metadata_tensor(shape, dtype, device);
 }
 
 }  // namespace
@@ -94,8 +93,7 @@ ForwardRecord parse_forward_option(const std::string& text) {
     return json::read_forward(json::parse_strict(text, "--forward"), "--forward");
   // The short form: comma-separated items, "tokens=" followed by the sizes
   // (or "none"), and "kv_caches" (or "kv_caches=true" / "=false").
-  ForwardRecord forward;
-  bool tokens_seen = false, in_tokens = false, kv_seen = false;
+  bool tokens_seen = false, in_tokens = false, kv_seen = false, kv_caches = false;
   std::string sizes;  // the token sizes, read with the JSON form's rules
   auto bad = [&](const std::string& message) {
     throw_at("--forward", message + " in \"" + text +
@@ -120,7 +118,7 @@ ForwardRecord parse_forward_option(const std::string& text) {
       if (kv_seen) bad("kv_caches given twice");
       kv_seen = true;
       in_tokens = false;
-      forward.kv_caches = item != "kv_caches=false";
+      kv_caches = item != "kv_caches=false";
       continue;
     } else if (!in_tokens) {
       bad(item.empty() ? std::string("an empty item") : "unknown item \"" + item + "\"");
@@ -129,6 +127,8 @@ ForwardRecord parse_forward_option(const std::string& text) {
       bad("\"" + item + "\" is not a size");
     sizes += (sizes.empty() ? "" : ",") + item;
   }
+  ForwardRecord forward;
+  forward.kv_caches = kv_caches;
   if (!sizes.empty()) forward.tokens = parse_sizes_option(sizes, "--forward/tokens");
   return forward;
 }
@@ -147,7 +147,7 @@ Description parse_description(const std::string& text, const std::optional<Forwa
       if (!parse_field(item.key(), &field))
         throw_at(path, "unknown field " + json::quote(item.key()) + " (expected one of: " + field_list() + ")");
       if (item.value().is_null()) continue;  // null: the field is absent
-      description.fields[field] = read_tensor(item.value(), path);
+      description.fields[field] = json::read_tensor(item.value(), path);
     }
   }
   if (doc.contains("output_slice"))

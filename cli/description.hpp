@@ -1,6 +1,7 @@
 // The JSON description of a context read by `modctx check`, turned into
 // tensors that carry no data (nothing is allocated for them; each keeps the
-// device the description names).
+// device the description names), or, for a tensor given with "values", CPU
+// tensors holding them (json::read_tensor).
 #pragma once
 
 #include <optional>
@@ -33,7 +34,8 @@ using DescriptionError = json::ReadError;
 Description parse_description(const std::string& text, const std::optional<ForwardRecord>& forward = std::nullopt);
 
 // Forward arguments given on the command line (--forward): either the JSON
-// of a "forward" section ('{"tokens": [2, 24], "kv_caches": false}') or the
+// of a "forward" section ('{"tokens": [2, 24], "kv_caches": false}', any
+// form json::read_forward reads) or the
 // short form: comma-separated items "tokens=" with the sizes or "none", and
 // "kv_caches" ("kv_caches=true", "kv_caches=false"), e.g. "tokens=2,24",
 // "tokens=none,kv_caches". Throws DescriptionError with a path starting

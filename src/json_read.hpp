@@ -1,7 +1,7 @@
 // Reading JSON the way modctx's inputs need it: one strict parser, and the
 // readers of the pieces that both the checker's descriptions and the
-// safetensors metadata hold (shapes, slices, forward arguments), with one
-// set of limits and one set of messages.
+// safetensors metadata hold (shapes, tensors, slices, forward arguments),
+// with one set of limits and one set of messages.
 //
 // Internal: the library's safetensors loader and the checker (cli/) include
 // it; it is not installed.
@@ -80,10 +80,39 @@ void reject_unknown_keys(const Json& object, const std::string& path, std::initi
 // int64, so that byte counts and LibTorch's strides never overflow.
 std::vector<int64_t> read_shape(const Json& v, const std::string& path);
 
+// The most elements a tensor given with "values" may have (16 Mi: 128 MiB
+// of int64), so that a document cannot make modctx allocate more than that
+// per tensor whatever shape it names.
+constexpr int64_t kMaxValues = int64_t{1} << 24;
+
+// A device name such as "cuda:0" (modctx::parse_device).
+at::Device read_device(const Json& v, const std::string& path);
+
+// A tensor: {"shape": SHAPE, "dtype": NAME, "device": NAME (default "cpu"),
+// "values": NESTED LISTS}. Without "values", a tensor that only describes
+// a shape: no data, nothing allocated, on the device named. With them, a
+// CPU tensor holding them: nested arrays matching the shape exactly (a
+// scalar for shape []), at most kMaxValues elements; integers within the
+// dtype's range for integer dtypes, true or false for bool, numbers within
+// the dtype's finite range for floating point dtypes (rounded to it);
+// complex dtypes take no values.
+at::Tensor read_tensor(const Json& v, const std::string& path);
+
 // [start, stop, step], each an int64 or null; null is no slice.
 std::optional<Slice> read_slice(const Json& v, const std::string& path);
 
-// {"tokens": SHAPE or null, "kv_caches": true or false}, both optional.
-ForwardRecord read_forward(const Json& v, const std::string& path);
+// Where forward arguments are read: a description (the checker's "forward"
+// section, --forward) may give the token ids and doc_ids as tensors; a
+// safetensors file's "modctx.forward" metadata holds the rest (its tensors
+// "tokens" and "doc_ids" are the file's own).
+enum class ForwardSource { description, metadata };
+
+// An object, every key optional:
+//   "tokens":    null (no tokens) | SHAPE | a tensor (description only)
+//   "doc_ids":   null | a tensor (description only)
+//   "kv_caches": false | true | {"seq_len": S, "capacity": C, "batch": B}
+//                (integers >= 0; the object gives the caches' state)
+ForwardRecord read_forward(const Json& v, const std::string& path,
+                           ForwardSource source = ForwardSource::description);
 
 }  // namespace modctx::json

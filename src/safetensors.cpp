@@ -17,12 +17,14 @@
 //   L6  Metadata: "modctx.format", if present, is "1" [unsupported
 //       otherwise]; "modctx.output_slice" is JSON [start, stop, step], each an
 //       int64 or null (json::read_slice); "modctx.forward" is a JSON object
-//       with "tokens" (null or a shape) and "kv_caches" (a boolean), both
-//       optional (json::read_forward); any other "modctx."-key is an error;
-//       keys outside "modctx." are ignored.
-//   L7  Every other key names a tensor: one of the six field names, or a
-//       name starting with "__" (validated like the others, then ignored).
-//       Any other name is an error that names it.
+//       with "tokens" (null or a shape) and "kv_caches" (a boolean or the
+//       caches' state {"seq_len", "capacity", "batch"}, integers >= 0), both
+//       optional (json::read_forward, ForwardSource::metadata); any other
+//       "modctx."-key is an error; keys outside "modctx." are ignored.
+//   L7  Every other key names a tensor: one of the six field names, one of
+//       the forward arguments "tokens" and "doc_ids" (no field has these
+//       names), or a name starting with "__" (validated like the others,
+//       then ignored). Any other name is an error that names it.
 //   L8  A tensor entry is an object with exactly "dtype", "shape",
 //       "data_offsets".
 //   L9  dtype is one of F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL C64;
@@ -37,9 +39,13 @@
 //   L12 No two tensors share a byte (empty tensors share none). Holes between
 //       tensors and bytes after the last one are tolerated (the reference
 //       writer leaves none; some readers reject them).
-//   L13 A BOOL field's bytes are all 0 or 1 (another byte in a C++ bool is
-//       undefined behaviour for whoever reads the mask later). This is the
-//       only check that reads tensor data, and only of BOOL fields.
+//   L13 A BOOL tensor's bytes (a field's or a forward argument's) are all 0
+//       or 1 (another byte in a C++ bool is undefined behaviour for whoever
+//       reads the mask later). This is the only check that reads tensor
+//       data, and only of BOOL tensors.
+//   L14 The tensors "tokens" and "doc_ids" are forward arguments: the file
+//       has "modctx.forward", and the "tokens" tensor has the shape its
+//       "tokens" gives (a file without the tensor records the shape alone).
 // Tensors then alias the buffer (make_tensor_view); one whose address is not a
 // multiple of its element size is copied into aligned memory instead.
 // Messages: "NAME: " + where + (" at " + JSON pointer, for a value inside a
@@ -75,6 +81,9 @@ constexpr const char* kFormatKey = "modctx.format";
 constexpr const char* kSliceKey = "modctx.output_slice";
 constexpr const char* kForwardKey = "modctx.forward";
 constexpr const char* kFormatVersion = "1";
+// The forward arguments saved as tensors (L7; not field names).
+constexpr const char* kTokensTensor = "tokens";
+constexpr const char* kDocIdsTensor = "doc_ids";
 
 constexpr bool kLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 
@@ -112,9 +121,15 @@ auto read_at(const std::string& where, Read&& read) -> decltype(read()) {
   }
 }
 
+// Where a tensor entry goes: a field (0 to kFieldCount - 1), a forward
+// argument, or nowhere (an ignored "__" entry).
+constexpr int kIgnored = -1;
+constexpr int kTokensSlot = kFieldCount;
+constexpr int kDocIdsSlot = kFieldCount + 1;
+
 struct TensorEntry {
   std::string name;
-  int field = -1;  // -1: an ignored "__" entry
+  int slot = kIgnored;
   at::ScalarType dtype = at::kFloat;
   uint64_t itemsize = 0;
   std::vector<int64_t> shape;
@@ -188,7 +203,9 @@ void parse_metadata(const Json& v, LoadedContext* out) {
     } else if (key == kSliceKey) {
       out->fields.output_slice = read_at(what, [&] { return json::read_slice(json::parse_strict(value, ""), ""); });
     } else if (key == kForwardKey) {
-      out->forward = read_at(what, [&] { return json::read_forward(json::parse_strict(value, ""), ""); });
+      out->forward = read_at(what, [&] {
+        return json::read_forward(json::parse_strict(value, ""), "", json::ForwardSource::metadata);
+      });
     } else if (key.compare(0, 7, "modctx.") == 0) {
       reject(std::string(kMetadataKey) + ": unknown key " + quote(key) + " (modctx writes " + kFormatKey + ", " +
              kSliceKey + ", " + kForwardKey + ")");
@@ -232,13 +249,28 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
     const std::string& name = item.key();
     if (name == kMetadataKey) continue;
     Field field{};
-    const bool is_field = parse_field(name, &field);
-    if (!is_field && name.compare(0, 2, "__") != 0)
+    int slot = kIgnored;
+    if (parse_field(name, &field)) slot = static_cast<int>(field);
+    else if (name == kTokensTensor) slot = kTokensSlot;
+    else if (name == kDocIdsTensor) slot = kDocIdsSlot;
+    else if (name.compare(0, 2, "__") != 0)
       reject("tensor " + quote(name) + " is not a context field (expected one of: " + field_list() +
-           "; names starting with \"__\" are ignored)");
+             "; the forward arguments " + kTokensTensor + ", " + kDocIdsTensor +
+             "; names starting with \"__\" are ignored)");
     TensorEntry entry = parse_entry(name, item.value(), buffer_size);
-    entry.field = is_field ? static_cast<int>(field) : -1;
+    entry.slot = slot;
     entries.push_back(std::move(entry));
+  }
+
+  // L14
+  for (const auto& e : entries) {
+    if (e.slot != kTokensSlot && e.slot != kDocIdsSlot) continue;
+    if (!out.forward)
+      reject("tensor " + quote(e.name) + " is a forward argument, but the file has no " + kForwardKey +
+             " (the forward arguments it belongs to)");
+    if (e.slot == kTokensSlot && out.forward->tokens != e.shape)
+      reject("tensor " + quote(e.name) + " has shape " + shape_list(e.shape) + ", but " + kForwardKey +
+             " gives tokens " + (out.forward->tokens ? shape_list(*out.forward->tokens) : std::string("null")));
   }
 
   // L12
@@ -259,7 +291,7 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
 
   // L13
   for (const auto& e : entries) {
-    if (e.field < 0 || e.dtype != at::kBool) continue;
+    if (e.slot == kIgnored || e.dtype != at::kBool) continue;
     for (uint64_t i = e.begin; i < e.end; ++i)
       if (buffer[i] > 1)
         reject("tensor " + quote(e.name) + ": BOOL byte " + std::to_string(i - e.begin) + " is " +
@@ -268,7 +300,7 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
 
   // Everything is valid: make the tensors.
   for (const auto& e : entries) {
-    if (e.field < 0) continue;
+    if (e.slot == kIgnored) continue;
     const unsigned char* p = buffer + e.begin;
     at::Tensor t;
     if (e.end == e.begin) {
@@ -282,7 +314,9 @@ LoadedContext load_checked(const unsigned char* data, size_t size, const std::sh
       t = make_tensor_view(blob, e.shape, {}, e.dtype, at::Device(at::kCPU), ctx,
                            keepalive ? delete_keepalive : nullptr);
     }
-    out.fields.tensors[e.field] = std::move(t);
+    if (e.slot == kTokensSlot) out.forward->token_ids = std::move(t);
+    else if (e.slot == kDocIdsSlot) out.forward->doc_ids = std::move(t);
+    else out.fields.tensors[e.slot] = std::move(t);
   }
   return out;
 }
@@ -311,37 +345,56 @@ std::string slice_text(const Slice& s) {
   return "[" + part(s.start) + ", " + part(s.stop) + ", " + part(s.step) + "]";
 }
 
+// The KV caches as their state when known (what L6 reads back).
 std::string forward_text(const ForwardRecord& f) {
   std::string tokens = "null";
   if (f.tokens) tokens = shape_list(*f.tokens);
-  return "{\"tokens\": " + tokens + ", \"kv_caches\": " + (f.kv_caches ? "true" : "false") + "}";
+  std::string kv = f.kv_caches ? "true" : "false";
+  if (f.kv_cache)
+    kv = "{\"seq_len\": " + std::to_string(f.kv_cache->seq_len) + ", \"capacity\": " +
+         std::to_string(f.kv_cache->capacity) + ", \"batch\": " + std::to_string(f.kv_cache->batch) + "}";
+  return "{\"tokens\": " + tokens + ", \"kv_caches\": " + kv + "}";
+}
+
+// A tensor to write under `name` (a field or a forward argument): CPU,
+// strided, with data, a dtype safetensors names.
+PlannedTensor plan_tensor(const std::string& name, at::Tensor t) {
+  const std::string what = "save_safetensors: " + name;
+  if (t.layout() != at::kStrided)
+    throw Error(Code::unsupported, what + " is not a strided (dense) tensor");
+  if (!t.device().is_cpu())
+    throw Error(Code::unsupported, what + " is on " + t.device().str() + "; only CPU tensors can be saved");
+  const char* dtype = safetensors_dtype_name(t.scalar_type());
+  if (!dtype)
+    throw Error(Code::unsupported, what + " has dtype " + std::string(c10::toString(t.scalar_type())) +
+                                       ", which safetensors cannot name");
+  if (t.dim() > static_cast<int64_t>(kMaxDims))
+    throw Error(Code::unsupported, what + " has " + std::to_string(t.dim()) + " dimensions (at most " +
+                                       std::to_string(kMaxDims) + ")");
+  if (t.numel() > 0 && (!t.has_storage() || t.data_ptr() == nullptr))
+    throw Error(Code::unsupported, what + " has no data (a tensor that only describes a shape)");
+  if (t.is_conj() || t.is_neg() || !t.is_contiguous()) t = contiguous_cpu_copy(t);
+  const uint64_t itemsize = c10::elementSize(t.scalar_type());
+  return {name, dtype, itemsize, t, static_cast<uint64_t>(t.numel()) * itemsize};
 }
 
 Plan make_plan(const ModalityContext& ctx, const std::optional<ForwardRecord>& forward) {
   if (!kLittleEndian) throw Error(Code::unsupported, std::string("save_safetensors: ") + kBigEndian);
   Plan plan;
   for (int i = 0; i < kFieldCount; ++i) {
-    at::Tensor t = ctx.fields().tensors[i];
-    if (!t.defined()) continue;
-    const std::string name = field_name(static_cast<Field>(i));
-    const std::string what = "save_safetensors: " + name;
-    if (t.layout() != at::kStrided)
-      throw Error(Code::unsupported, what + " is not a strided (dense) tensor");
-    if (!t.device().is_cpu())
-      throw Error(Code::unsupported, what + " is on " + t.device().str() + "; only CPU tensors can be saved");
-    const char* dtype = safetensors_dtype_name(t.scalar_type());
-    if (!dtype)
-      throw Error(Code::unsupported, what + " has dtype " + std::string(c10::toString(t.scalar_type())) +
-                                         ", which safetensors cannot name");
-    if (t.dim() > static_cast<int64_t>(kMaxDims))
-      throw Error(Code::unsupported, what + " has " + std::to_string(t.dim()) + " dimensions (at most " +
-                                         std::to_string(kMaxDims) + ")");
-    if (t.numel() > 0 && (!t.has_storage() || t.data_ptr() == nullptr))
-      throw Error(Code::unsupported, what + " has no data (a tensor that only describes a shape)");
-    if (t.is_conj() || t.is_neg() || !t.is_contiguous()) t = contiguous_cpu_copy(t);
-    const uint64_t itemsize = c10::elementSize(t.scalar_type());
-    plan.tensors.push_back({name, dtype, itemsize, t, static_cast<uint64_t>(t.numel()) * itemsize});
+    const at::Tensor& t = ctx.fields().tensors[i];
+    if (t.defined()) plan.tensors.push_back(plan_tensor(field_name(static_cast<Field>(i)), t));
   }
+  if (forward && forward->token_ids.defined()) {
+    // L14: the tensor has the shape the metadata gives.
+    if (!forward->tokens || *forward->tokens != forward->token_ids.sizes().vec())
+      throw Error(Code::invalid_argument,
+                  "save_safetensors: the forward token_ids of shape " + shape_list(forward->token_ids.sizes()) +
+                      " do not match its tokens shape " +
+                      (forward->tokens ? shape_list(*forward->tokens) : std::string("null")));
+    plan.tensors.push_back(plan_tensor(kTokensTensor, forward->token_ids));
+  }
+  if (forward && forward->doc_ids.defined()) plan.tensors.push_back(plan_tensor(kDocIdsTensor, forward->doc_ids));
   // Widest element first, then by name: every tensor starts at a multiple of
   // its element size (sizes are powers of two; the data buffer starts at a
   // multiple of 8), as the reference writer lays them out.

@@ -4,6 +4,7 @@ checking exit status, standard output and the error text.
 usage: cli_test.py MODCTX EXAMPLES_DIR
 """
 import concurrent.futures
+import json
 import os
 import subprocess
 import sys
@@ -61,9 +62,21 @@ EXPECTED = {
         1, "MODCTX_ERR_SHAPE\nmodality.image_mask shape (2, 5) does not match image_features tokens (2, 4)\n"),
     "invalid_model_unused_field.json": (
         1, "MODCTX_ERR_UNUSED_FIELD\nmodality.modality_ids is not used by a joint_decoder model\n"),
+    "mot_request.json": (
+        0, "OK\nModalityContext(prefix_embeds=Tensor[2, 64, 256] bfloat16 cpu, output_slice=slice(64, None, None), "
+           "modality_ids=Tensor[2, 72] int64 cpu)\n"),
     "invalid_modality_ids_dtype.json": (
         1, "MODCTX_ERR_DTYPE\nmodality.modality_ids.dtype must be torch.long, got torch.int32\n"),
 }
+
+
+def _values(shape, dtype, values, device=None):
+    """A document whose modality_ids are given with values (of any dtype: the reader's rules come first)."""
+    tensor = {"shape": shape, "dtype": dtype, "values": values}
+    if device:
+        tensor["device"] = device
+    return json.dumps({"fields": {"modality_ids": tensor}})
+
 
 # Unusable documents: (JSON text, substring the error must contain). All exit 2.
 MALFORMED = [
@@ -104,7 +117,8 @@ MALFORMED = [
     ('{"output_slice": [9223372036854775808, null, null]}', "/output_slice/0: expected an integer"),
     ('{"output_slice": [1e400, null, null]}', "malformed JSON: number overflow"),
     ('{"forward": {"tokens": [2, 24], "kv_cache": true}}', '/forward/kv_cache: unknown key "kv_cache"'),
-    ('{"forward": {"tokens": [2, 24], "kv_caches": 1}}', "/forward/kv_caches: expected true or false"),
+    ('{"forward": {"tokens": [2, 24], "kv_caches": 1}}',
+     '/forward/kv_caches: expected true, false or {"seq_len", "capacity", "batch"}, found 1'),
     ('{"forward": {"tokens": 5}}', "/forward/tokens: expected a shape"),
     ('{"forward": []}', "/forward: expected an object"),
     ('{"fields": {"a/b~c": null}}', '/fields/a~1b~0c: unknown field "a/b~c"'),
@@ -120,6 +134,110 @@ MALFORMED = [
     ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "text_dtype": "int32"}}',
      "/model/text_dtype: expected a floating point dtype"),
     ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "layers": 2}}', '/model/layers: unknown key "layers"'),
+] + [
+    # Tensors with "values" (issue 17): nested lists matching the shape exactly, typed by the dtype.
+    (_values(shape, dtype, values, **extra), needle) for shape, dtype, values, extra, needle in (
+        ([3, 1], "int64", [0, 1, 1], {},
+         "/fields/modality_ids/values/0: expected an array of size 1 (dimension 1 of shape [3, 1]), found 0"),
+        ([1, 3], "int64", [[0, 1]], {}, "/fields/modality_ids/values/0: expected an array of size 3 (dimension 1 of "
+                                        "shape [1, 3]), found an array of size 2"),
+        ([2, 3], "int64", [[0, 1, 1]], {}, "/fields/modality_ids/values: expected an array of size 2 (dimension 0 of "
+                                           "shape [2, 3]), found an array of size 1"),
+        ([2, 3], "int64", None, {}, "/fields/modality_ids/values: expected an array of size 2 (dimension 0 of shape "
+                                    "[2, 3]), found null"),
+        ([1, 3], "int64", [[0, [1], 1]], {}, "/fields/modality_ids/values/0/1: expected an integer in "
+                                             "[-9223372036854775808, 9223372036854775807] (int64), found an array"),
+        ([1, 3], "int64", [[0, 1, 1.5]], {}, "/fields/modality_ids/values/0/2: expected an integer in "
+                                             "[-9223372036854775808, 9223372036854775807] (int64), found 1.5"),
+        ([1, 3], "int64", [[0, 1.0, 1]], {}, "/fields/modality_ids/values/0/1: expected an integer in "
+                                             "[-9223372036854775808, 9223372036854775807] (int64), found 1.0"),
+        ([1, 3], "int64", [[0, 9223372036854775808, 1]], {}, "(int64), found 9223372036854775808"),
+        ([1, 3], "int32", [[True, 1, 1]], {}, "/fields/modality_ids/values/0/0: expected an integer in "
+                                              "[-2147483648, 2147483647] (int32), found true"),
+        ([1, 3], "int32", [[0, 2147483648, 1]], {}, "(int32), found 2147483648"),
+        ([1, 3], "int16", [[0, -32769, 1]], {}, "expected an integer in [-32768, 32767] (int16), found -32769"),
+        ([1, 3], "int8", [[0, -129, 1]], {}, "/fields/modality_ids/values/0/1: expected an integer in [-128, 127] "
+                                             "(int8), found -129"),
+        ([1, 3], "uint8", [[0, 256, 1]], {}, "expected an integer in [0, 255] (uint8), found 256"),
+        ([1, 3], "uint8", [[0, -1, 1]], {}, "expected an integer in [0, 255] (uint8), found -1"),
+        ([1, 3], "int64", [[0, "1", 1]], {}, '(int64), found "1"'),
+        ([1, 3], "bool", [[True, 1, False]], {}, "/fields/modality_ids/values/0/1: expected true or false (bool), "
+                                                 "found 1"),
+        ([1, 3], "float16", [[0.5, 70000, 1]], {}, "/fields/modality_ids/values/0/1: expected a number within "
+                                                   "float16's range, found 70000"),
+        ([1, 3], "float16", [[0.5, 65520, 1]], {}, "float16's range, found 65520"),  # rounds to infinity
+        ([1, 3], "bfloat16", [[0.5, 1e39, 1]], {}, "expected a number within bfloat16's range, found 1e+39"),
+        ([1, 3], "float32", [[0.5, -1e39, 1]], {}, "expected a number within float32's range, found -1e+39"),
+        ([1, 3], "float64", [[0.5, False, 1]], {}, "expected a number within float64's range, found false"),
+        ([1, 3], "complex64", [[0, 0, 0]], {}, "/fields/modality_ids/values: values are not read for complex64 tensors"),
+        ([1, 3], "int64", [[0, 0, 1]], {"device": "cuda:0"},
+         '/fields/modality_ids/values: a tensor given with values is on the CPU, but its device is "cuda:0"'),
+        # the element count is bounded before anything is allocated or walked
+        ([16777217], "bool", [], {}, "/fields/modality_ids/values: a tensor given with values has at most 16777216 "
+                                     "elements; shape [16777217] has 16777217"),
+        ([4096, 4096, 2], "bool", [], {}, "has at most 16777216 elements; shape [4096, 4096, 2] has 33554432"),
+        ([], "int64", [3], {}, "/fields/modality_ids/values: expected an integer in [-9223372036854775808, "
+                               "9223372036854775807] (int64), found an array"),
+        ([0, 3], "int64", [[]], {}, "/fields/modality_ids/values: expected an array of size 0 (dimension 0 of shape "
+                                   "[0, 3]), found an array of size 1"),
+    )
+] + [
+    # The forward arguments (issue 17): token ids and doc_ids as tensors, the KV caches' state.
+    ('{"forward": {"tokens": "2,24"}}', '/forward/tokens: expected a shape (an array of sizes), a tensor '
+                                        '({"shape", "dtype", ...}) or null, found a string'),
+    ('{"forward": {"tokens": true}}', "/forward/tokens: expected a shape (an array of sizes), a tensor"),
+    ('{"forward": {"tokens": {"shape": [1, 2]}}}', '/forward/tokens/dtype: missing key "dtype"'),
+    ('{"forward": {"tokens": {"dtype": "int64"}}}', '/forward/tokens/shape: missing key "shape"'),
+    ('{"forward": {"tokens": {"shape": [1, 2], "dtype": "int64", "value": [[1, 2]]}}}',
+     '/forward/tokens/value: unknown key "value"'),
+    ('{"forward": {"tokens": {"shape": [1, 2], "dtype": "int64", "values": [[1, -1.5]]}}}',
+     "/forward/tokens/values/0/1: expected an integer in [-9223372036854775808, 9223372036854775807] (int64), "
+     "found -1.5"),
+    ('{"forward": {"tokens": {"shape": [1, 2], "dtype": "int64", "values": [[1, 2, 3]]}}}',
+     "/forward/tokens/values/0: expected an array of size 2 (dimension 1 of shape [1, 2]), found an array of size 3"),
+    ('{"forward": {"tokens": {"shape": [1, 2], "dtype": "int64", "device": "cuda:1", "values": [[1, 2]]}}}',
+     '/forward/tokens/values: a tensor given with values is on the CPU, but its device is "cuda:1"'),
+    ('{"forward": {"tokens": {"shape": [1, 2], "dtype": "int65"}}}', '/forward/tokens/dtype: unknown dtype "int65"'),
+    ('{"forward": {"doc_ids": [1, 5]}}', "/forward/doc_ids: expected an object, found an array"),
+    ('{"forward": {"doc_ids": {"shape": [1, 5], "dtype": "int64", "values": [[0, 0, 1]]}}}',
+     "/forward/doc_ids/values/0: expected an array of size 5 (dimension 1 of shape [1, 5]), found an array of size 3"),
+    ('{"forward": {"doc_ids": {"shape": [1, -5], "dtype": "int64"}}}',
+     "/forward/doc_ids/shape/1: expected a size (an integer >= 0), found -5"),
+    ('{"forward": {"kv_caches": "yes"}}',
+     '/forward/kv_caches: expected true, false or {"seq_len", "capacity", "batch"}, found "yes"'),
+    ('{"forward": {"kv_caches": [37, 1024, 2]}}',
+     '/forward/kv_caches: expected true, false or {"seq_len", "capacity", "batch"}, found an array'),
+    ('{"forward": {"kv_caches": {"seq_len": 1, "capacity": 8}}}', '/forward/kv_caches/batch: missing key "batch"'),
+    ('{"forward": {"kv_caches": {"capacity": 8, "batch": 1}}}', '/forward/kv_caches/seq_len: missing key "seq_len"'),
+    ('{"forward": {"kv_caches": {"seq_len": -1, "capacity": 8, "batch": 1}}}',
+     "/forward/kv_caches/seq_len: expected an integer >= 0, found -1"),
+    ('{"forward": {"kv_caches": {"seq_len": 1, "capacity": 8.5, "batch": 1}}}',
+     "/forward/kv_caches/capacity: expected an integer >= 0, found 8.5"),
+    ('{"forward": {"kv_caches": {"seq_len": 1, "capacity": 8, "batch": 9223372036854775808}}}',
+     "/forward/kv_caches/batch: expected an integer >= 0, found 9223372036854775808"),
+    ('{"forward": {"kv_caches": {"seq_len": 1, "capacity": 8, "batch": 1, "fill": 1}}}',
+     '/forward/kv_caches/fill: unknown key "fill" (expected one of: seq_len, capacity, batch)'),
+    ('{"forward": {"tokens": [1, 2], "doc_id": null}}', '/forward/doc_id: unknown key "doc_id" (expected one of: '
+                                                        'tokens, doc_ids, kv_caches)'),
+    # The model's new keys (issue 17).
+    ('{"forward": {}, "model": {"arch": "text", "hidden_size": 8, "vocab_size": 0}}',
+     "/model/vocab_size: expected an integer > 0, found 0"),
+    ('{"forward": {}, "model": {"arch": "text", "hidden_size": 8, "max_seq_len": "576"}}',
+     '/model/max_seq_len: expected an integer > 0, found "576"'),
+    ('{"forward": {}, "model": {"arch": "cross_attention", "hidden_size": 8, "cross_attention_blocks": -1}}',
+     "/model/cross_attention_blocks: expected an integer >= 0, found -1"),
+    ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "modalities": "image,text"}}',
+     '/model/modalities: expected the modality names in order, such as ["image", "text"], found "image,text"'),
+    ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "modalities": []}}',
+     '/model/modalities: expected the modality names in order, such as ["image", "text"], found an array'),
+    ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "modalities": ["image", 3]}}',
+     "/model/modalities/1: expected a modality name (a non-empty string), found 3"),
+    ('{"forward": {}, "model": {"arch": "mot", "hidden_size": 8, "modalities": ["image", ""]}}',
+     '/model/modalities/1: expected a modality name (a non-empty string), found ""'),
+    ('{"forward": {}, "model": {"arch": "moma", "hidden_size": 8, "modalities": ["image", "image"]}}',
+     '/model/modalities/1: modality "image" named twice'),
+    ('{"forward": {}, "model": {"arch": "moma", "hidden_size": 8, "num_modalities": 2, '
+     '"modalities": ["image", "text", "audio"]}}', "/model/modalities: 3 names, but num_modalities is 2"),
 ]
 
 # Valid documents beyond the examples: (JSON text, exit status, exact standard output).
@@ -138,6 +256,27 @@ ACCEPTED = [
     ('{"fields": {"inputs_embeds": {"shape": [1000000, 1000000, 1000], "dtype": "float64", "device": "hip:3"}},'
      ' "forward": {"kv_caches": true}}', 0,
      "OK\nModalityContext(inputs_embeds=Tensor[1000000, 1000000, 1000] float64 hip:3)\n"),
+    # Tensors with values, at each dtype's limits; token ids and doc_ids as tensors; the KV caches' state (issue 17).
+    ('{"fields": {"prefix_embeds": {"shape": [1, 2, 2], "dtype": "float16", "values": [[[0.5, -65504], [65504, 0]]]},'
+     ' "modality_ids": {"shape": [1, 3], "dtype": "int64", "values": [[-9223372036854775808, 0, 9223372036854775807]]},'
+     ' "key_padding_mask": {"shape": [1, 3], "dtype": "bool", "values": [[true, false, true]]}},'
+     ' "output_slice": [2, null, null],'
+     ' "forward": {"tokens": {"shape": [1, 1], "dtype": "int32", "device": "cpu", "values": [[7]]},'
+     ' "doc_ids": {"shape": [1, 3], "dtype": "int64", "values": [[0, 0, 1]]}, "kv_caches": false}}', 0,
+     "OK\nModalityContext(prefix_embeds=Tensor[1, 2, 2] float16 cpu, output_slice=slice(2, None, None), "
+     "modality_ids=Tensor[1, 3] int64 cpu, key_padding_mask=Tensor[1, 3] bool cpu)\n"),
+    ('{"fields": {"inputs_embeds": {"shape": [], "dtype": "bfloat16", "values": 3e38},'
+     ' "image_features": null, "image_mask": {"shape": [0, 4], "dtype": "uint8", "values": []}}}', 1,
+     "MODCTX_ERR_IMAGE_MASK\nModalityContext: image_mask requires image_features to be set\n"),
+    ('{"fields": {"inputs_embeds": {"shape": [1, 1, 2], "dtype": "float64", "values": [[[1e308, -2]]]},'
+     ' "key_padding_mask": {"shape": [1, 1], "dtype": "int8", "values": [[-128]]}},'
+     ' "forward": {"tokens": null, "doc_ids": null, "kv_caches": {"seq_len": 3, "capacity": 8, "batch": 1}}}', 0,
+     "OK\nModalityContext(inputs_embeds=Tensor[1, 1, 2] float64 cpu, key_padding_mask=Tensor[1, 1] int8 cpu)\n"),
+    ('{"forward": {"tokens": {"shape": [2, 0], "dtype": "uint8", "values": [[], []]},'
+     ' "kv_caches": {"seq_len": 0, "capacity": 0, "batch": 0}}}', 0, "OK\nModalityContext()\n"),
+    # without values a tensor stays data-less, on any device
+    ('{"forward": {"tokens": {"shape": [2, 24], "dtype": "int64", "device": "cuda:0"},'
+     ' "doc_ids": {"shape": [2, 24], "dtype": "int64", "device": "cuda:0"}}}', 0, "OK\nModalityContext()\n"),
 ]
 
 failures = 0
@@ -189,7 +328,7 @@ check("--values on data-less tensors",
       run(["check", "--values", "-"],
           '{"fields": {"prefix_embeds": {"shape": [1, 2, 4], "dtype": "float32"}, "modality_ids": {"shape": [1, 5], '
           '"dtype": "int64"}}, "forward": {"tokens": [1, 3]}, "model": {"arch": "moma", "hidden_size": 4}}'))
-check("--values without a model", lambda r: r.returncode == 2 and "--values needs a model (a \"model\" section or --model)" in r.stderr,
+check("--values without a model", lambda r: r.returncode == 2 and "--values needs a model (a \"model\" section, --model or --config)" in r.stderr,
       run(["check", "--values", os.path.join(EXAMPLES, "mot.json")]))
 
 # compose: (arguments, exit status, exact standard output).
@@ -463,6 +602,198 @@ for name in ("big.safetensors", "big_safetensors.bin"):  # by its name, and by i
     check("a safetensors file over 64 MiB (%s)" % name,
           lambda r: (r.returncode, r.stdout) == (0, "OK\nModalityContext(inputs_embeds=Tensor[1, 4352, 4096] float32 cpu)\n"),
           run(["check", path]))
+
+# ---- Whole forward requests (issue 17): value checks on JSON values, the KV caches' state, --config.
+CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+MOT_TOML = os.path.join(CONFIGS, "cli_mot.toml")    # MoT: dim 8, 4 image tokens, vocab 100, max_seq_len 16
+TEXT_TOML = os.path.join(CONFIGS, "cli_text.toml")  # text: dim 8, vocab 100, max_seq_len 16
+
+
+def mot_request(text=3, batch=1, image=4, token_values=None, token_dtype="int64", ids=None, doc_ids=None,
+                model=None):
+    """A MoT request for cli_mot.toml: prefix_embeds, modality_ids with values, token ids with values."""
+    doc = {"fields": {"prefix_embeds": {"shape": [batch, image, 8], "dtype": "float32"},
+                      "modality_ids": {"shape": [batch, image + text], "dtype": "int64",
+                                       "values": ids or [[0] * image + [1] * text] * batch}},
+           "output_slice": [image, None, None],
+           "forward": {"tokens": {"shape": [batch, text], "dtype": token_dtype,
+                                  "values": token_values or [[1] * text] * batch}}}
+    if doc_ids is not None:
+        doc["forward"]["doc_ids"] = doc_ids
+    if model is not None:
+        doc["model"] = model
+    return json.dumps(doc)
+
+
+def text_request(text, batch=1, kv=None, token_values=None, doc_ids=None, tokens=None):
+    """A text-model request for cli_text.toml: token ids (with values unless `tokens` gives a shape), KV caches."""
+    forward = {"tokens": tokens or {"shape": [batch, text], "dtype": "int64",
+                                    "values": token_values or [[5] * text] * batch}}
+    if kv is not None:
+        forward["kv_caches"] = kv
+    if doc_ids is not None:
+        forward["doc_ids"] = doc_ids
+    return json.dumps({"forward": forward})
+
+
+def ids_tensor(shape, value=0):
+    return {"shape": shape, "dtype": "int64", "values": [[value] * shape[1]] * shape[0]}
+
+
+LENGTH = "MODCTX_ERR_LENGTH"
+KV = "MODCTX_ERR_KV_CACHE"
+VALUE = "MODCTX_ERR_VALUE"
+# (options, request, exit status, the code line (None: valid), a substring of the message)
+REQUESTS = [
+    # MoT counts each modality's positions from 0: 16 text positions fit max_seq_len 16, 17 do not.
+    (["--config", MOT_TOML, "--values"], mot_request(text=16, token_values=[[99] * 16]), 0, None, None),
+    (["--config", MOT_TOML, "--values"], mot_request(text=17), 1, LENGTH, "MoT text stream of 17 positions exceeds "
+                                                                          "the model's max_seq_len 16"),
+    (["--config", MOT_TOML], mot_request(text=2, batch=2), 0, None, None),
+    # token ids within [0, vocab_size), read only with --values
+    (["--config", MOT_TOML, "--values"], mot_request(token_values=[[0, 99, 100]]), 1, VALUE,
+     "tokens values must be in [0, 100) (the model's vocab_size), found 100"),
+    (["--config", MOT_TOML, "--values"], mot_request(token_values=[[-1, 99, 5]]), 1, VALUE, "found -1"),
+    (["--config", MOT_TOML], mot_request(token_values=[[0, 99, 100]]), 0, None, None),
+    (["--config", MOT_TOML, "--values"], mot_request(token_values=[[0, 99, 100]], token_dtype="int32"), 1, VALUE,
+     "found 100"),
+    # nn.Embedding takes int64 or int32 ids; float ids are refused whatever their values
+    (["--config", MOT_TOML], mot_request(token_values=[[0.0, 1.5, 2.0]], token_dtype="float32"), 1,
+     "MODCTX_ERR_DTYPE", "tokens.dtype must be torch.int64 or torch.int32"),
+    # modality_ids within [0, num_modalities), read only with --values
+    (["--config", MOT_TOML, "--values"], mot_request(ids=[[0, 0, 0, 0, 1, 2, 1]]), 1, VALUE,
+     "modality.modality_ids values must be in [0, 2), found 2"),
+    (["--config", MOT_TOML], mot_request(ids=[[0, 0, 0, 0, 1, 2, 1]]), 0, None, None),
+    # MoT's blocks ignore doc_ids
+    (["--config", MOT_TOML], mot_request(doc_ids=ids_tensor([1, 7])), 1, "MODCTX_ERR_UNUSED_FIELD",
+     "doc_ids is not used by a mot model"),
+    # the model's image tokens
+    (["--config", MOT_TOML], mot_request(image=5), 1, "MODCTX_ERR_SHAPE", None),
+    # --config replaces the document's "model" section (its vocabulary is larger)
+    ([], mot_request(token_values=[[150, 1, 2]], model={"arch": "mot", "hidden_size": 8, "vocab_size": 1000}),
+     0, None, None),
+    (["--values"], mot_request(token_values=[[150, 1, 2]], model={"arch": "mot", "hidden_size": 8,
+                                                                  "vocab_size": 1000}), 0, None, None),
+    (["--values", "--config", MOT_TOML], mot_request(token_values=[[150, 1, 2]], model={"arch": "mot",
+     "hidden_size": 8, "vocab_size": 1000}), 1, VALUE, "found 150"),
+    # values asked for, but the token ids are a shape only
+    (["--config", TEXT_TOML, "--values"], text_request(4, tokens=[1, 4]), 1, "MODCTX_ERR_UNSUPPORTED",
+     "tokens are given as a shape only; their values were not checked"),
+    (["--config", TEXT_TOML], text_request(4, tokens=[1, 4]), 0, None, None),
+    # a text model: the whole residual within max_seq_len, KV caches' fill included
+    (["--config", TEXT_TOML, "--values"], text_request(16), 0, None, None),
+    (["--config", TEXT_TOML], text_request(17), 1, LENGTH, "sequence of 17 positions exceeds the model's "
+                                                           "max_seq_len 16"),
+    (["--config", TEXT_TOML], text_request(6, kv={"seq_len": 10, "capacity": 32, "batch": 1}), 0, None, None),
+    (["--config", TEXT_TOML], text_request(7, kv={"seq_len": 10, "capacity": 32, "batch": 1}), 1, LENGTH,
+     "KV caches at position 10 plus 7 new positions exceed the model's max_seq_len 16"),
+    (["--config", TEXT_TOML], text_request(6, kv={"seq_len": 10, "capacity": 16, "batch": 1}), 0, None, None),
+    (["--config", TEXT_TOML], text_request(6, kv={"seq_len": 10, "capacity": 15, "batch": 1}), 1, KV,
+     "kv_caches hold 10 of 15 positions; 6 new positions do not fit"),
+    (["--config", TEXT_TOML], text_request(1, batch=2, kv={"seq_len": 3, "capacity": 8, "batch": 1}), 1, KV,
+     "kv_caches have batch size 1, but tokens has batch size 2"),
+    (["--config", TEXT_TOML], text_request(1, kv={"seq_len": 9, "capacity": 8, "batch": 1}), 1,
+     "MODCTX_ERR_INVALID_ARGUMENT", "seq_len 9 is past its capacity 8"),
+    (["--config", TEXT_TOML], text_request(1, kv=True, doc_ids=ids_tensor([1, 1])), 1, KV,
+     "doc_ids / key_padding_mask are not supported with kv_cache decode (would build an incorrect causal mask)."),
+    (["--config", TEXT_TOML], json.dumps({"fields": {"inputs_embeds": {"shape": [1, 1, 8], "dtype": "float32"},
+                                                     "key_padding_mask": {"shape": [1, 1], "dtype": "bool"}},
+                                          "forward": {"kv_caches": {"seq_len": 3, "capacity": 8, "batch": 1}}}), 1,
+     KV, "doc_ids / key_padding_mask are not supported with kv_cache decode"),
+    # doc_ids over the residual (B, N + T)
+    (["--config", TEXT_TOML], text_request(5, doc_ids=ids_tensor([1, 5])), 0, None, None),
+    (["--config", TEXT_TOML], text_request(5, doc_ids=ids_tensor([1, 4])), 1, "MODCTX_ERR_SHAPE",
+     "doc_ids shape (1, 4) does not match residual shape (1, 5)"),
+    (["--config", TEXT_TOML, "--values"], text_request(2, token_values=[[5, 100]]), 1, VALUE, "found 100"),
+    # --forward replaces the document's forward section, token values included
+    (["--config", TEXT_TOML, "--values", "--forward",
+      '{"tokens": {"shape": [1, 2], "dtype": "int64", "values": [[1, 100]]}}'], text_request(2), 1, VALUE,
+     "found 100"),
+]
+for args, text, status, code, needle in REQUESTS:
+    check("request %r %s" % (args, text[:80]),
+          lambda r, s=status, c=code, n=needle: r.returncode == s and (
+              r.stdout.startswith("OK\n") if c is None else r.stdout.split("\n")[0] == c and (n or "") in r.stdout),
+          run(["check"] + args + ["-"], text))
+
+# A safetensors file with the token ids as a tensor and the KV caches' state: checked with its data.
+def request_file(name, ids):
+    header = {"__metadata__": {"modctx.format": "1", "modctx.forward": json.dumps(
+                  {"tokens": [1, len(ids)], "kv_caches": {"seq_len": 3, "capacity": 8, "batch": 1}})},
+              "tokens": {"dtype": "I64", "shape": [1, len(ids)], "data_offsets": [0, 8 * len(ids)]}}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    path = os.path.join(SCRATCH, name)
+    with open(path, "wb") as f:
+        f.write(_struct.pack("<Q", len(text)) + text + _struct.pack("<%dq" % len(ids), *ids))
+    return path
+
+
+for ids, options, stdout in (([5, 99], ["--values"], "OK\nModalityContext()\n"),
+                             ([5, 100], [], "OK\nModalityContext()\n"),
+                             ([5, 100], ["--values"], "MODCTX_ERR_VALUE\ntokens values must be in [0, 100) (the "
+                                                      "model's vocab_size), found 100\n"),
+                             ([5] * 6, [], "MODCTX_ERR_KV_CACHE\nkv_caches hold 3 of 8 positions; 6 new positions do "
+                                           "not fit\n")):
+    check("safetensors request %r %r" % (ids, options), lambda r, o=stdout: (r.returncode, r.stdout) == (
+          0 if o.startswith("OK") else 1, o),
+          run(["check", "--config", TEXT_TOML] + options + [request_file("request_%d.safetensors" % len(checks), ids)]))
+
+# The bundled request and config (examples/): within budget, ids in range.
+EXAMPLE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(EXAMPLES)), "configs", "mot_debug.toml")
+check("examples: mot_request.json against mot_debug.toml, with values",
+      lambda r: (r.returncode, r.stdout) == EXPECTED["mot_request.json"],
+      run(["check", "--values", "--config", EXAMPLE_CONFIG, os.path.join(EXAMPLES, "mot_request.json")]))
+check("examples: mot_request.json with values, its own model",
+      lambda r: (r.returncode, r.stdout) == EXPECTED["mot_request.json"],
+      run(["check", "--values", os.path.join(EXAMPLES, "mot_request.json")]))
+
+# --config: one model; an unusable config is unusable input (exit 2), never a crash.
+for args in (["--config", MOT_TOML, "--model", MOT_MODEL], ["--model=" + MOT_MODEL, "--config=" + MOT_TOML]):
+    check("usage %r" % args, lambda r: r.returncode == 2 and r.stdout == "" and
+          "check: give --model or --config, not both" in r.stderr and "usage: modctx check" in r.stderr,
+          run(["check"] + args + [os.path.join(EXAMPLES, "mot.json")]))
+check("usage --config without a value", lambda r: r.returncode == 2 and "--config needs a value" in r.stderr,
+      run(["check", "--config"]))
+check("check --help names --config", lambda r: r.returncode == 0 and "--config FILE" in r.stdout,
+      run(["check", "--help"]))
+check("--config, a file that does not exist",
+      unreadable_with("modctx: /nonexistent/model.toml: cannot open: No such file or directory (MODCTX_ERR_IO)"),
+      run(["check", "--config", "/nonexistent/model.toml", os.path.join(EXAMPLES, "mot.json")]))
+HOSTILE_CONFIGS = [
+    ("[model\ndim = 8\n", "malformed TOML"),
+    ("[model]\ndim = 99999999999999999999\n", "malformed TOML"),
+    ("[model]\nn_layers = -1\n", "model.n_layers"),
+    ("[model]\nvocab_size = -50257\n", "model.vocab_size"),
+    ("[model]\nmax_seq_len = 0\n", "model.max_seq_len"),
+    ("[model]\ndim = \"256\"\n", "model.dim: expected an integer, found a string"),
+    ("[modle]\ndim = 8\n", "modle: unknown section"),
+    ("x = " + "[" * 100000 + "]" * 100000 + "\n", "nested deeper"),
+    ("[" + ".".join(["a"] * 5000) + "]\n", "nested deeper"),
+    ("[vision_encoder]\ntype = \"random\"\nnum_tokens = -4\n[vlm]\narch = \"mot\"\n", "vision_encoder.num_tokens"),
+    ("\x00\xff\xfe garbage", ""),
+]
+# The largest numbers a config may hold are a model like any other: checked without overflow.
+HUGE = os.path.join(SCRATCH, "huge.toml")
+with open(HUGE, "w") as f:
+    f.write("[model]\ndim = 9223372036854775807\nn_heads = 1\nn_kv_heads = 1\nvocab_size = 9223372036854775807\n"
+            "max_seq_len = 9223372036854775807\n")
+check("a config of the largest numbers",
+      lambda r: (r.returncode, r.stdout) == (1, "MODCTX_ERR_SHAPE\nmodality.prefix_embeds hidden size 256 does not "
+                                              "match the model's hidden_size 9223372036854775807\n"),
+      run(["check", "--config", HUGE, os.path.join(EXAMPLES, "mot_request.json")]))
+check("a config of the largest numbers, KV caches at the end of the RoPE table",
+      lambda r: r.returncode == 1 and r.stdout.startswith(LENGTH + "\nKV caches at position 9223372036854775807 "),
+      run(["check", "--values", "--config", HUGE, "-"],
+          text_request(1, kv={"seq_len": 9223372036854775807, "capacity": 9223372036854775807, "batch": 1})))
+for i, (text, needle) in enumerate(HOSTILE_CONFIGS):
+    path = os.path.join(SCRATCH, "hostile_%d.toml" % i)
+    with open(path, "w", encoding="latin-1") as f:
+        f.write(text)
+    check("hostile config %r" % text[:60],
+          lambda r, p=path, n=needle: r.returncode == 2 and r.stdout == "" and r.stderr.startswith("modctx: " + p + ": ")
+          and n in r.stderr and "(MODCTX_ERR_FORMAT)" in r.stderr,
+          run(["check", "--config", path, os.path.join(EXAMPLES, "mot_request.json")]))
 
 for name, condition_of, future in checks:
     r = future.result()

@@ -35,6 +35,7 @@
 #include "modctx/model.hpp"
 #include "modctx/safetensors.hpp"
 #include "modctx/strategies.hpp"
+#include "modctx/tensor.hpp"
 #include "tensor_export.hpp"
 
 // ------------------------------------------------------------------ a failing operator new
@@ -212,6 +213,102 @@ TEST_CASE("the JSON readers name the kind of value they did not expect") {
   CHECK(shape_error("null") == expected + "null");
   CHECK(shape_error("\"2\"") == expected + "a string");
   CHECK(shape_error("[2, 3]") == "(accepted)");
+}
+
+namespace {
+
+at::Tensor json_tensor(const std::string& text) {
+  return modctx::json::read_tensor(modctx::json::parse_strict(text, ""), "");
+}
+
+// Every element, in row-major order, as T.
+template <class T>
+std::vector<T> values_of(const at::Tensor& t) {
+  std::vector<T> out;
+  modctx::for_each_value_as<T>(t, [&](T v) { out.push_back(v); });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the JSON reader's tensors hold the values given, in row-major order") {
+  const at::Tensor ids = json_tensor(
+      R"({"shape": [2, 3], "dtype": "int64", "values": [[0, -1, 9223372036854775807], [5, 6, -9223372036854775808]]})");
+  CHECK(ids.is_cpu());
+  CHECK(ids.scalar_type() == at::kLong);
+  CHECK(ids.sizes() == at::IntArrayRef({2, 3}));
+  CHECK(values_of<int64_t>(ids) == std::vector<int64_t>{0, -1, INT64_MAX, 5, 6, INT64_MIN});
+  CHECK(values_of<int64_t>(json_tensor(R"({"shape": [3], "dtype": "int8", "values": [-128, 0, 127]})")) ==
+        std::vector<int64_t>{-128, 0, 127});
+  CHECK(values_of<int64_t>(json_tensor(R"({"shape": [2], "dtype": "uint8", "values": [0, 255]})")) ==
+        std::vector<int64_t>{0, 255});
+  CHECK(values_of<int64_t>(json_tensor(R"({"shape": [2], "dtype": "short", "values": [-32768, 32767]})")) ==
+        std::vector<int64_t>{-32768, 32767});
+  CHECK(values_of<int64_t>(json_tensor(R"({"shape": [1, 2], "dtype": "int32", "values": [[-2147483648, 7]]})")) ==
+        std::vector<int64_t>{INT32_MIN, 7});
+  CHECK(values_of<int64_t>(json_tensor(R"({"shape": [1, 1, 3], "dtype": "bool", "values": [[[true, false, true]]]})")) ==
+        std::vector<int64_t>{1, 0, 1});
+  // Floating point values rounded to the dtype, as PyTorch stores them.
+  CHECK(values_of<double>(json_tensor(R"({"shape": [3], "dtype": "float16", "values": [0.5, -65504, 1]})")) ==
+        std::vector<double>{0.5, -65504.0, 1.0});
+  CHECK(values_of<double>(json_tensor(R"({"shape": [2], "dtype": "bfloat16", "values": [1.5, 3e38]})")) ==
+        std::vector<double>{1.5, static_cast<double>(static_cast<float>(c10::BFloat16(3e38f)))});
+  CHECK(values_of<double>(json_tensor(R"({"shape": [2], "dtype": "float32", "values": [0.1, 2]})")) ==
+        std::vector<double>{static_cast<double>(0.1f), 2.0});
+  CHECK(values_of<double>(json_tensor(R"({"shape": [2], "dtype": "float64", "values": [1e308, -0.25]})")) ==
+        std::vector<double>{1e308, -0.25});
+  // A scalar, an empty tensor.
+  CHECK(values_of<int64_t>(json_tensor(R"({"shape": [], "dtype": "long", "values": 7})")) == std::vector<int64_t>{7});
+  const at::Tensor empty = json_tensor(R"({"shape": [0, 3], "dtype": "int64", "values": []})");
+  CHECK((empty.defined() && empty.numel() == 0 && empty.is_cpu()));
+  // Without values: no data, on the device named.
+  const at::Tensor meta = json_tensor(R"({"shape": [2, 3], "dtype": "int64", "device": "cuda:1"})");
+  CHECK(meta.storage().data() == nullptr);
+  CHECK(meta.device().str() == "cuda:1");
+}
+
+TEST_CASE("the JSON reader's forward arguments: token ids and doc_ids as tensors, the KV caches' state") {
+  auto forward = [](const std::string& text,
+                    modctx::json::ForwardSource source = modctx::json::ForwardSource::description) {
+    return modctx::json::read_forward(modctx::json::parse_strict(text, ""), "", source);
+  };
+  const modctx::ForwardRecord full = forward(
+      R"({"tokens": {"shape": [1, 2], "dtype": "int32", "values": [[5, 9]]},)"
+      R"( "doc_ids": {"shape": [1, 2], "dtype": "int64", "device": "cuda:0"},)"
+      R"( "kv_caches": {"seq_len": 37, "capacity": 1024, "batch": 1}})");
+  REQUIRE(full.tokens.has_value());
+  CHECK(*full.tokens == std::vector<int64_t>{1, 2});
+  REQUIRE(full.token_ids.defined());
+  CHECK(full.token_ids.scalar_type() == at::kInt);
+  CHECK(values_of<int64_t>(full.token_ids) == std::vector<int64_t>{5, 9});
+  REQUIRE(full.doc_ids.defined());
+  CHECK(full.doc_ids.device().str() == "cuda:0");
+  CHECK(full.kv_caches);
+  CHECK(full.kv_cache == modctx::KvCacheState{37, 1024, 1});
+  // Today's forms.
+  const modctx::ForwardRecord shape = forward(R"({"tokens": [2, 24], "kv_caches": true})");
+  CHECK(*shape.tokens == std::vector<int64_t>{2, 24});
+  CHECK_FALSE(shape.token_ids.defined());
+  CHECK_FALSE(shape.doc_ids.defined());
+  CHECK(shape.kv_caches);
+  CHECK_FALSE(shape.kv_cache.has_value());
+  const modctx::ForwardRecord none = forward(R"({"tokens": null, "doc_ids": null, "kv_caches": false})");
+  CHECK_FALSE(none.tokens.has_value());
+  CHECK_FALSE(none.kv_caches);
+  // A safetensors file's metadata holds no tensors (the file's own are).
+  auto metadata_error = [&](const std::string& text) {
+    try {
+      forward(text, modctx::json::ForwardSource::metadata);
+    } catch (const modctx::json::ReadError& e) {
+      return e.path() + ": " + e.what();
+    }
+    return std::string("(accepted)");
+  };
+  CHECK(metadata_error(R"({"doc_ids": null})") ==
+        "/doc_ids: unknown key \"doc_ids\" (expected one of: tokens, kv_caches)");
+  CHECK(metadata_error(R"({"tokens": {"shape": [1], "dtype": "int64"}})") ==
+        "/tokens: expected a shape (an array of sizes), found an object");
+  CHECK(metadata_error(R"({"tokens": [1], "kv_caches": {"seq_len": 0, "capacity": 4, "batch": 1}})") == "(accepted)");
 }
 
 namespace {

@@ -122,6 +122,21 @@ const at::ScalarType kAllDtypes[] = {at::kDouble, at::kFloat, at::kHalf,  at::kB
 
 const std::string kF32x2 = R"("dtype":"F32","shape":[2])";
 
+// Forward arguments as shapes: the token ids' (none: no tokens) and whether
+// KV caches are given.
+ForwardRecord record(std::vector<int64_t> tokens, bool kv_caches) {
+  ForwardRecord r;
+  r.tokens = std::move(tokens);
+  r.kv_caches = kv_caches;
+  return r;
+}
+
+ForwardRecord record(std::nullopt_t, bool kv_caches) {
+  ForwardRecord r;
+  r.kv_caches = kv_caches;
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("safetensors: dtype names both ways", "[safetensors]") {
@@ -178,9 +193,9 @@ TEST_CASE("safetensors: a whole context with its metadata round-trips", "[safete
 
   const std::optional<ForwardRecord> forwards[] = {
       std::nullopt,
-      ForwardRecord{std::vector<int64_t>{2, 2}, false},
-      ForwardRecord{std::nullopt, true},
-      ForwardRecord{std::vector<int64_t>{}, true},
+      record({2, 2}, false),
+      record(std::nullopt, true),
+      record(std::vector<int64_t>{}, true),
   };
   for (const auto& forward : forwards) {
     modctx::save_safetensors(path, ctx, forward);
@@ -214,13 +229,139 @@ TEST_CASE("safetensors: a whole context with its metadata round-trips", "[safete
   CHECK(status.code == Code::routes);
 }
 
+TEST_CASE("safetensors: forward arguments with their tensors round-trip, zero copy", "[safetensors]") {
+  // No field has these names: the forward's tensors never clash with one (L7).
+  Field field{};
+  CHECK_FALSE(modctx::parse_field("tokens", &field));
+  CHECK_FALSE(modctx::parse_field("doc_ids", &field));
+
+  TempDir dir;
+  const std::string path = dir.file("request.safetensors");
+  ContextFields f;
+  f[Field::inputs_embeds] = sample(at::kFloat, {2, 3, 4});
+  const ModalityContext ctx(f);
+  ForwardRecord forward;
+  forward.tokens = std::vector<int64_t>{2, 2};
+  forward.token_ids = at::tensor({5, 9, 0, 49}, at::kLong).reshape({2, 2});
+  forward.doc_ids = at::tensor({0, 0, 1, 0, 1, 1}, at::kInt).reshape({2, 3});
+  forward.kv_caches = true;
+  forward.kv_cache = modctx::KvCacheState{37, 1024, 2};
+  for (at::ScalarType dtype : {at::kLong, at::kInt, at::kFloat, at::kBool}) {
+    INFO("token dtype " << c10::toString(dtype));
+    forward.token_ids = forward.token_ids.to(dtype);
+    modctx::save_safetensors(path, ctx, forward);
+    const LoadedContext loaded = modctx::load_safetensors(path);
+    REQUIRE(loaded.forward.has_value());
+    CHECK(*loaded.forward == forward);
+    CHECK(at::equal(loaded.forward->token_ids, forward.token_ids));
+    CHECK(at::equal(loaded.forward->doc_ids, forward.doc_ids));
+    CHECK(inside_mapping(loaded.forward->token_ids, path));
+    CHECK(inside_mapping(loaded.forward->doc_ids, path));
+    CHECK(at::equal(loaded.fields[Field::inputs_embeds], f[Field::inputs_embeds]));
+  }
+  // The KV caches' state alone, and the shape alone: no tensor is written.
+  ForwardRecord state = record({1, 1}, true);
+  state.kv_cache = modctx::KvCacheState{3, 8, 1};
+  const std::string bytes = modctx::safetensors_bytes(ModalityContext(), state);
+  CHECK(bytes.find(R"("modctx.forward":"{\"tokens\": [1, 1], \"kv_caches\": {\"seq_len\": 3, \"capacity\": 8, )"
+                   R"(\"batch\": 1}}"})") != std::string::npos);
+  const LoadedContext back = load_bytes(bytes);
+  REQUIRE(back.forward.has_value());
+  CHECK(*back.forward == state);
+  CHECK_FALSE(back.forward->token_ids.defined());
+  CHECK_FALSE(back.forward->doc_ids.defined());
+
+  // From memory: views of the caller's bytes, like the fields.
+  forward.token_ids = forward.token_ids.to(at::kLong);
+  const std::string request = modctx::safetensors_bytes(ctx, forward);
+  CHECK(request.find(R"("tokens":{"dtype":"I64","shape":[2,2],"data_offsets":)") != std::string::npos);
+  CHECK(request.find(R"("doc_ids":{"dtype":"I32","shape":[2,3],"data_offsets":)") != std::string::npos);
+  const LoadedContext mem = load_bytes(request);
+  const auto* p = static_cast<const char*>(mem.forward->token_ids.data_ptr());
+  CHECK((p >= request.data() && p + 32 <= request.data() + request.size()));
+  CHECK(at::equal(mem.forward->token_ids, forward.token_ids));
+}
+
+TEST_CASE("safetensors: forward tensors the writer refuses", "[safetensors]") {
+  auto error_of = [](const ForwardRecord& forward) {
+    try {
+      modctx::safetensors_bytes(ModalityContext(), forward);
+    } catch (const modctx::Error& e) {
+      return std::string(modctx::code_name(e.code())) + ": " + e.what();
+    }
+    return std::string("(saved)");
+  };
+  ForwardRecord forward = record({1, 2}, false);
+  forward.token_ids = modctx::make_metadata_tensor({1, 2}, at::kLong, at::Device(at::kCPU));
+  CHECK(error_of(forward) ==
+        "MODCTX_ERR_UNSUPPORTED: save_safetensors: tokens has no data (a tensor that only describes a shape)");
+  forward.token_ids = at::zeros({1, 3}, at::kLong);
+  CHECK(error_of(forward) == "MODCTX_ERR_INVALID_ARGUMENT: save_safetensors: the forward token_ids of shape [1, 3] "
+                             "do not match its tokens shape [1, 2]");
+  forward.tokens.reset();
+  CHECK(error_of(forward) == "MODCTX_ERR_INVALID_ARGUMENT: save_safetensors: the forward token_ids of shape [1, 3] "
+                             "do not match its tokens shape null");
+  forward = record({1, 2}, false);
+  forward.doc_ids = modctx::make_metadata_tensor({1, 2}, at::kLong, at::Device(at::kCUDA, 0));
+  CHECK(error_of(forward) == "MODCTX_ERR_UNSUPPORTED: save_safetensors: doc_ids is on cuda:0; only CPU tensors can be saved");
+  forward.doc_ids = at::zeros({1, 2}, at::kComplexDouble);
+  CHECK(error_of(forward) ==
+        "MODCTX_ERR_UNSUPPORTED: save_safetensors: doc_ids has dtype ComplexDouble, which safetensors cannot name");
+}
+
+TEST_CASE("safetensors: hostile forward arguments, each with its exact error", "[safetensors]") {
+  const Code F = Code::format;
+  const std::string e8(8, '\0');
+  const std::string tokens1 = R"("tokens":{"dtype":"I64","shape":[1],"data_offsets":[0,8]})";
+  // L14: the forward's tensors belong to a "modctx.forward".
+  expect_error(file_of("{" + tokens1 + "}", e8), F,
+               "tensor \"tokens\" is a forward argument, but the file has no modctx.forward (the forward arguments it "
+               "belongs to)");
+  expect_error(file_of(R"({"doc_ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", e8), F,
+               "tensor \"doc_ids\" is a forward argument, but the file has no modctx.forward (the forward arguments it "
+               "belongs to)");
+  expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": [2]}"},)" + tokens1 + "}", e8), F,
+               "tensor \"tokens\" has shape [1], but modctx.forward gives tokens [2]");
+  expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": null}"},)" + tokens1 + "}", e8), F,
+               "tensor \"tokens\" has shape [1], but modctx.forward gives tokens null");
+  // L13 for the forward's tensors too.
+  expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{}"},)"
+                       R"("doc_ids":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})", std::string("\1\3", 2)), F,
+               "tensor \"doc_ids\": BOOL byte 1 is 3 (expected 0 or 1)");
+  // L8 to L12 apply to them as to the fields.
+  expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": [2]}"},)"
+                       R"("tokens":{"dtype":"I64","shape":[2],"data_offsets":[0,8]}})", e8), F,
+               "tensor \"tokens\": data_offsets [0, 8] hold 8 bytes, but shape [2] of I64 needs 16");
+  expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": [1]}"},)" + tokens1 +
+                       R"(,"doc_ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", e8), F,
+               "tensors \"doc_ids\" [0, 8] and \"tokens\" [0, 8] overlap");
+  // L6: the metadata holds shapes and the KV caches' state, not tensors.
+  expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"doc_ids\": null}"}})"), F,
+               "__metadata__ \"modctx.forward\" at /doc_ids: unknown key \"doc_ids\" (expected one of: tokens, kv_caches)");
+  expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": {\"shape\": [1], \"dtype\": \"int64\"}}"}})"),
+               F, "__metadata__ \"modctx.forward\" at /tokens: expected a shape (an array of sizes), found an object");
+  expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"kv_caches\": {\"seq_len\": 1, \"batch\": 1}}"}})"), F,
+               "__metadata__ \"modctx.forward\" at /kv_caches/capacity: missing key \"capacity\"");
+  expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"kv_caches\": {\"seq_len\": 1, \"capacity\": -2, )"
+                       R"(\"batch\": 1}}"}})"), F,
+               "__metadata__ \"modctx.forward\" at /kv_caches/capacity: expected an integer >= 0, found -2");
+  // A file with the tensors as modctx writes them loads; "__" entries stay ignored.
+  const LoadedContext ok = load_bytes(file_of(
+      R"({"__metadata__":{"modctx.forward":"{\"tokens\": [1], \"kv_caches\": {\"seq_len\": 0, \"capacity\": 4, )"
+      R"(\"batch\": 1}}"},)" + tokens1 + R"(,"__tokens":{"dtype":"I64","shape":[0],"data_offsets":[8,8]}})", e8));
+  REQUIRE(ok.forward.has_value());
+  CHECK(ok.forward->token_ids.sizes() == at::IntArrayRef({1}));
+  CHECK(ok.forward->kv_caches);
+  CHECK(ok.forward->kv_cache == modctx::KvCacheState{0, 4, 1});
+}
+
 TEST_CASE("safetensors: the writer's exact bytes", "[safetensors]") {
   ContextFields f;
   f[Field::inputs_embeds] = at::tensor({1.0f, -2.0f});
   f[Field::key_padding_mask] = bools({1, 0, 1});
   f.output_slice = Slice{576, std::nullopt, std::nullopt};
   const std::string bytes =
-      modctx::safetensors_bytes(ModalityContext(f), ForwardRecord{std::vector<int64_t>{2, 24}, false});
+      modctx::safetensors_bytes(ModalityContext(f), record({2, 24}, false));
   std::string header =
       R"({"__metadata__":{"modctx.format":"1","modctx.output_slice":"[576, null, null]",)"
       R"("modctx.forward":"{\"tokens\": [2, 24], \"kv_caches\": false}"},)"
@@ -237,7 +378,7 @@ TEST_CASE("safetensors: the writer's exact bytes", "[safetensors]") {
   TempDir dir;
   const std::string path = dir.file("ctx.safetensors");
   write_all(path, "old contents");
-  modctx::save_safetensors(path, ModalityContext(f), ForwardRecord{std::vector<int64_t>{2, 24}, false});
+  modctx::save_safetensors(path, ModalityContext(f), record({2, 24}, false));
   CHECK(read_all(path) == expected);
   CHECK(std::system(("test $(ls -A '" + dir.path + "' | wc -l) -eq 1").c_str()) == 0);
 
@@ -495,7 +636,8 @@ TEST_CASE("safetensors: hostile files, each with its exact error", "[safetensors
   expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": [-1]}"}})"), F,
                "__metadata__ \"modctx.forward\" at /tokens/0: expected a size (an integer >= 0), found -1");
   expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"kv_caches\": \"yes\"}"}})"), F,
-               "__metadata__ \"modctx.forward\" at /kv_caches: expected true or false, found \"yes\"");
+               "__metadata__ \"modctx.forward\" at /kv_caches: expected true, false or {\"seq_len\", \"capacity\", \"batch\"}, "
+               "found \"yes\"");
   expect_error(file_of(R"({"__metadata__":{"modctx.forward":"{\"tokens\": null, \"caches\": true}"}})"), F,
                "__metadata__ \"modctx.forward\" at /caches: unknown key \"caches\" (expected one of: tokens, kv_caches)");
   expect_error(file_of(R"({"__metadata__":{"modctx.forward":"[]"}})"), F,
@@ -506,13 +648,16 @@ TEST_CASE("safetensors: hostile files, each with its exact error", "[safetensors
   // Tensor names and entries.
   expect_error(file_of(R"({"weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", e8), F,
                "tensor \"weight\" is not a context field (expected one of: inputs_embeds, prefix_embeds, image_features, "
-               "image_mask, modality_ids, key_padding_mask; names starting with \"__\" are ignored)");
+               "image_mask, modality_ids, key_padding_mask; the forward arguments tokens, doc_ids; "
+               "names starting with \"__\" are ignored)");
   expect_error(file_of("{\"" + std::string(200, 'x') + "\":{}}"), F,
                "tensor \"" + std::string(64, 'x') + "\"... is not a context field (expected one of: inputs_embeds, "
-               "prefix_embeds, image_features, image_mask, modality_ids, key_padding_mask; names starting with \"__\" are ignored)");
+               "prefix_embeds, image_features, image_mask, modality_ids, key_padding_mask; the forward arguments tokens, doc_ids; "
+               "names starting with \"__\" are ignored)");
   expect_error(file_of("{\"a\\nb\\u00e9\":{}}"), F,
                "tensor \"a\\nb\\u00e9\" is not a context field (expected one of: inputs_embeds, prefix_embeds, "
-               "image_features, image_mask, modality_ids, key_padding_mask; names starting with \"__\" are ignored)");
+               "image_features, image_mask, modality_ids, key_padding_mask; the forward arguments tokens, doc_ids; "
+               "names starting with \"__\" are ignored)");
   expect_error(file_of(R"({"inputs_embeds":5})"), F,
                "tensor \"inputs_embeds\": expected an object with dtype, shape and data_offsets, found an integer");
   expect_error(file_of(R"({"inputs_embeds":{"dtype":"F32","shape":[2]}})"), F, "tensor \"inputs_embeds\": missing \"data_offsets\"");
@@ -602,7 +747,7 @@ TEST_CASE("safetensors: every truncation and every header byte flip fails cleanl
   f[Field::key_padding_mask] = at::ones({2, 5}, at::kBool);
   f.output_slice = Slice{3, std::nullopt, std::nullopt};
   const std::string good =
-      modctx::safetensors_bytes(ModalityContext(f), ForwardRecord{std::vector<int64_t>{2, 2}, false});
+      modctx::safetensors_bytes(ModalityContext(f), record({2, 2}, false));
   REQUIRE_NOTHROW(load_bytes(good));
   // Every proper prefix is refused with a format error; copies on the heap
   // of exactly that size, so that ASan sees any read past the end.

@@ -4,12 +4,15 @@
 // The file is an ordinary safetensors file: 8 bytes little-endian header
 // length N, N bytes of JSON header (padded with spaces to a multiple of 8),
 // then the data buffer. Tensor names are the field names (inputs_embeds,
-// prefix_embeds, image_features, image_mask, modality_ids, key_padding_mask);
-// the rest of the context lives in "__metadata__" (string values only):
+// prefix_embeds, image_features, image_mask, modality_ids, key_padding_mask)
+// and, for forward arguments saved with their data, "tokens" (the token ids)
+// and "doc_ids"; the rest lives in "__metadata__" (string values only):
 //
 //   "modctx.format"       "1"
 //   "modctx.output_slice" "[576, null, null]"                       (when set)
-//   "modctx.forward"      "{\"tokens\": [2, 24], \"kv_caches\": false}" (when given)
+//   "modctx.forward"      "{\"tokens\": [2, 24], \"kv_caches\": false}" (when given;
+//                         "kv_caches" is the caches' state
+//                         {"seq_len": 37, "capacity": 1024, "batch": 2} when known)
 //
 // Other metadata keys (e.g. "format": "pt" from other writers) are ignored.
 //
@@ -41,7 +44,8 @@ namespace modctx {
 
 // What a file holds: the RAW fields (no construction check has run: pass
 // them to ModalityContext::make or the constructor so that the reference's
-// messages apply) and the forward arguments, if saved.
+// messages apply) and the forward arguments, if saved (with the tensors
+// "tokens" and "doc_ids" as token_ids and doc_ids, views of the file too).
 struct LoadedContext {
   ContextFields fields;
   std::optional<ForwardRecord> forward;
@@ -52,15 +56,18 @@ struct LoadedContext {
 // nesting, as every JSON input of modctx.)
 constexpr uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;  // the JSON header
 
-// Writes `ctx` (and `forward` when given) to `path`, atomically: a temporary
+// Writes `ctx` (and `forward` when given: its token_ids and doc_ids, when
+// defined, as the tensors "tokens" and "doc_ids") to `path`, atomically: a temporary
 // file in the same folder, flushed to disk, then renamed over `path`.
 // Tensors are laid out contiguously, widest dtype first then by name, so each
 // starts at a multiple of its element size. Non-contiguous tensors are
 // written through a contiguous copy; contiguous ones are written directly.
 // Throws Error(Code::unsupported) for a tensor that is not on the CPU, not
 // strided, has no data (a metadata-only tensor), or whose dtype safetensors
-// cannot name (complex128, quantized types); Error(Code::io) when the file
-// cannot be written (message: "PATH: cannot ...: strerror").
+// cannot name (complex128, quantized types), the forward's token_ids and
+// doc_ids included; Error(Code::invalid_argument) for token_ids whose shape
+// is not the record's tokens; Error(Code::io) when the file cannot be
+// written (message: "PATH: cannot ...: strerror").
 void save_safetensors(const std::string& path, const ModalityContext& ctx,
                       const std::optional<ForwardRecord>& forward);
 
@@ -69,8 +76,9 @@ std::string safetensors_bytes(const ModalityContext& ctx, const std::optional<Fo
 
 // Loads a file: mmap of the whole file (MAP_PRIVATE, so a caller's in-place
 // write to a tensor changes a private copy-on-write page, never the file),
-// full validation of the header, then one tensor per field made with
-// at::for_blob over the mapping: zero copy. Each tensor's deleter holds a
+// full validation of the header, then one tensor per field (and per saved
+// forward tensor: the record's token_ids and doc_ids) over the mapping:
+// zero copy. Each tensor's deleter holds a
 // shared_ptr to the mapping: it is unmapped when the last tensor goes.
 // A tensor whose bytes are not aligned to its element size in memory (a file
 // from a writer that does not align) is copied into aligned memory instead.
