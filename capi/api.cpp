@@ -9,16 +9,21 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "dlpack_codes.hpp"
 #include "dlpack_view.hpp"
 #include "entry.hpp"
 #include "modctx.h"
+#include "modctx/config.hpp"
 #include "modctx/modctx.hpp"
 #include "tensor_export.hpp"
 #include "tensor_import.hpp"
 
 using modctx::capi::Call;
+using modctx::capi::covers;
 using modctx::capi::entry;
 using modctx::capi::PendingRelease;
 using modctx::capi::rank_problem;
@@ -47,6 +52,16 @@ MODCTX_SAME_CODE(MODCTX_ERR_UNUSED_FIELD, unused_field);
 MODCTX_SAME_CODE(MODCTX_ERR_VALUE, value);
 MODCTX_SAME_CODE(MODCTX_ERR_FORMAT, format);
 MODCTX_SAME_CODE(MODCTX_ERR_IO, io);
+MODCTX_SAME_CODE(MODCTX_ERR_LENGTH, length);
+static_assert(MODCTX_CLASS_OK == static_cast<int>(modctx::StatusClass::ok) &&
+                  MODCTX_CLASS_REQUEST == static_cast<int>(modctx::StatusClass::request) &&
+                  MODCTX_CLASS_SERVER == static_cast<int>(modctx::StatusClass::server),
+              "status class lists differ");
+// Each versioned struct's version-2 fields start where its version-1 struct
+// ended (no field in its tail padding, which an older caller leaves unset).
+static_assert(MODCTX_MODEL_SIZE_V1 % alignof(modctx_model) == 0, "modctx_model grew inside its padding");
+static_assert(MODCTX_FORWARD_ARGS_SIZE_V1 % alignof(modctx_forward_args) == 0,
+              "modctx_forward_args grew inside its padding");
 static_assert(MODCTX_FIELD_COUNT == modctx::kFieldCount, "field lists differ");
 static_assert(MODCTX_ARCH_TEXT == static_cast<int>(modctx::Arch::text) &&
                   MODCTX_ARCH_JOINT_DECODER == static_cast<int>(modctx::Arch::joint_decoder) &&
@@ -418,15 +433,32 @@ MODCTX_API modctx_status modctx_context_apply_output_slice(const modctx_context*
 
 namespace {
 
-// modctx_model -> ModelSpec; struct_size guards against older, smaller structs.
+constexpr size_t kModalitiesSize = sizeof(modctx_model::modalities);
+
+// model->modalities ("image,text") as names; "" is none.
+modctx_status read_modalities(const Call& call, const char (&text)[kModalitiesSize], std::vector<std::string>* out) {
+  const char* end = static_cast<const char*>(std::memchr(text, '\0', kModalitiesSize));
+  if (!end) return call.invalid_argument("model->modalities is not NUL-terminated within its 128 bytes");
+  if (end == text) return MODCTX_OK;
+  const std::string names(text, end);
+  for (size_t start = 0;;) {
+    const size_t comma = std::min(names.find(',', start), names.size());
+    if (comma == start) return call.invalid_argument("model->modalities \"" + names + "\" has an empty name");
+    out->push_back(names.substr(start, comma - start));
+    if (comma == names.size()) return MODCTX_OK;
+    start = comma + 1;
+  }
+}
+
+// modctx_model -> ModelSpec. A version-1 struct (struct_size up to
+// text_dtype) is read as a model without what a config adds.
 modctx_status read_model(const Call& call, const modctx_model* m, modctx::ModelSpec* out) {
   if (!m) return call.null_argument("model");
-  const modctx_status size =
-      to_result(call, struct_size_problem("model->struct_size", m->struct_size, sizeof *m, "modctx_model"));
+  const modctx_status size = to_result(
+      call, struct_size_problem("model->struct_size", m->struct_size, MODCTX_MODEL_SIZE_V1, "modctx_model"));
   if (size != MODCTX_OK) return size;
   out->arch = static_cast<modctx::Arch>(m->arch);
   out->hidden_size = m->hidden_size;
-  if (m->num_modalities != 0) out->num_modalities = m->num_modalities;  // 0: the default
   if (m->num_image_tokens >= 0) out->num_image_tokens = m->num_image_tokens;
   if (m->text_dtype >= 0) {
     at::ScalarType dtype{};
@@ -434,6 +466,37 @@ modctx_status read_model(const Call& call, const modctx_model* m, modctx::ModelS
       return call.invalid_argument("unknown modctx_dtype " + std::to_string(m->text_dtype) + " in model->text_dtype");
     out->text_dtype = dtype;
   }
+  if (covers(*m, &modctx_model::vocab_size) && m->vocab_size > 0) out->vocab_size = m->vocab_size;
+  if (covers(*m, &modctx_model::max_seq_len) && m->max_seq_len > 0) out->max_seq_len = m->max_seq_len;
+  if (covers(*m, &modctx_model::cross_attention_blocks) && m->cross_attention_blocks != 0)
+    out->cross_attention_blocks = std::max<int64_t>(m->cross_attention_blocks, 0);  // < 0: none
+  // The default pair, as every shipped VLM config names it, is read as no
+  // names (which mean ("image", "text")): nothing to allocate per request.
+  if (covers(*m, &modctx_model::modalities) &&
+      !((m->num_modalities == 0 || m->num_modalities == 2) &&
+        std::strncmp(m->modalities, "image,text", sizeof m->modalities) == 0)) {
+    const modctx_status st = read_modalities(call, m->modalities, &out->modality_names);
+    if (st != MODCTX_OK) return st;
+  }
+  // 0: as many as the names, else the default.
+  if (m->num_modalities != 0)
+    out->num_modalities = m->num_modalities;
+  else if (!out->modality_names.empty())
+    out->num_modalities = static_cast<int64_t>(out->modality_names.size());
+  return MODCTX_OK;
+}
+
+// The value checks a caller may ask for; other bits are refused.
+constexpr uint32_t kKnownValueChecks = MODCTX_CHECK_MODALITY_ID_VALUES | MODCTX_CHECK_TOKEN_ID_VALUES;
+
+modctx_status read_value_checks(const Call& call, uint32_t bits, modctx::ValueChecks* out) {
+  if (bits & ~kKnownValueChecks) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%x", bits & ~kKnownValueChecks);
+    return call.invalid_argument(std::string("unknown value_checks bits 0x") + hex);
+  }
+  out->modality_ids_range = (bits & MODCTX_CHECK_MODALITY_ID_VALUES) != 0;
+  out->token_ids_range = (bits & MODCTX_CHECK_TOKEN_ID_VALUES) != 0;
   return MODCTX_OK;
 }
 
@@ -444,17 +507,136 @@ MODCTX_API modctx_status modctx_check_model(const modctx_context* context, const
                                             uint32_t value_checks) {
   return entry(__func__, [&](const Call& call) {
     modctx::ModelSpec spec;
+    modctx::ValueChecks values;
     modctx_status st = read_model(call, model, &spec);
     if (st == MODCTX_OK && tokens_shape) st = to_result(call, rank_problem("tokens_ndim", tokens_ndim));
+    if (st == MODCTX_OK) st = read_value_checks(call, value_checks, &values);
     if (st != MODCTX_OK) return st;
-    if (value_checks & ~MODCTX_CHECK_MODALITY_ID_VALUES) return call.invalid_argument("unknown value_checks bits");
     modctx::ModelForward forward;
     forward.has_tokens = tokens_shape != nullptr;
     if (tokens_shape) forward.tokens_shape = at::IntArrayRef(tokens_shape, static_cast<size_t>(tokens_ndim));
     forward.has_kv_caches = has_kv_caches != 0;
-    modctx::ValueChecks values;
-    values.modality_ids_range = (value_checks & MODCTX_CHECK_MODALITY_ID_VALUES) != 0;
     return to_result(modctx::validate_model(context ? &context->value() : nullptr, spec, forward, values));
+  });
+}
+
+namespace {
+
+// modctx_request -> ModelForward; the borrowed tensors land in *tokens and
+// *doc_ids, which `out` points at (they live as long as the call).
+modctx_status read_request(const Call& call, const modctx_request* r, at::Tensor* tokens, at::Tensor* doc_ids,
+                           modctx::ModelForward* out) {
+  if (!r) return call.null_argument("request");
+  const modctx_status size = to_result(
+      call, struct_size_problem("request->struct_size", r->struct_size, sizeof(modctx_request), "modctx_request"));
+  if (size != MODCTX_OK) return size;
+  const int kv = static_cast<int>(r->kv_caches);
+  if (kv != MODCTX_KV_NONE && kv != MODCTX_KV_GIVEN && kv != MODCTX_KV_STATE)
+    return call.invalid_argument("request->kv_caches " + std::to_string(kv) +
+                                 " is not MODCTX_KV_NONE (0), MODCTX_KV_GIVEN (1) or MODCTX_KV_STATE (2)");
+  modctx::Status s;
+  if (r->tokens) s = modctx::capi::import_borrowed(*r->tokens, "tokens", tokens);
+  if (s.ok() && r->doc_ids) s = modctx::capi::import_borrowed(*r->doc_ids, "doc_ids", doc_ids);
+  if (!s.ok()) return set_error(s);
+  if (r->tokens) {
+    out->has_tokens = true;
+    out->tokens = tokens;
+    out->tokens_shape = tokens->sizes();
+  }
+  if (r->doc_ids) out->doc_ids = doc_ids;
+  out->has_kv_caches = kv != MODCTX_KV_NONE;
+  if (kv == MODCTX_KV_STATE) out->kv_cache = modctx::KvCacheState{r->kv_seq_len, r->kv_capacity, r->kv_batch};
+  return MODCTX_OK;
+}
+
+}  // namespace
+
+MODCTX_API modctx_status modctx_check_request(const modctx_context* context, const modctx_model* model,
+                                              const modctx_request* request, uint32_t value_checks) {
+  return entry(__func__, [&](const Call& call) {
+    modctx::ModelSpec spec;
+    modctx::ValueChecks values;
+    modctx::ModelForward forward;
+    at::Tensor tokens, doc_ids;
+    modctx_status st = read_model(call, model, &spec);
+    if (st == MODCTX_OK) st = read_request(call, request, &tokens, &doc_ids, &forward);
+    if (st == MODCTX_OK) st = read_value_checks(call, value_checks, &values);
+    if (st != MODCTX_OK) return st;
+    return to_result(modctx::validate_model(context ? &context->value() : nullptr, spec, forward, values));
+  });
+}
+
+namespace {
+
+// The modctx_dtype code of a dtype (the inverse of dtype_from_code).
+int32_t dtype_code(at::ScalarType dtype) {
+  at::ScalarType t{};
+  for (int code = 0; modctx::dtype_from_code(code, &t); ++code)
+    if (t == dtype) return code;
+  return -1;
+}
+
+// A ModelSpec into the caller's struct: every field its struct_size covers.
+// The only failure comes before the first write: on failure *out is unchanged.
+modctx_status write_model(const Call& call, const modctx::ModelSpec& spec, modctx_model* out) {
+  std::string names;
+  for (const std::string& name : spec.modality_names) {
+    if (name.find(',') != std::string::npos)
+      return call.fail(MODCTX_ERR_UNSUPPORTED, "the modality name \"" + name + "\" holds a comma " +
+                                                   "(modctx_model.modalities separates names with commas)");
+    names += (names.empty() ? "" : ",") + name;
+  }
+  if (names.size() >= kModalitiesSize)
+    return call.fail(MODCTX_ERR_UNSUPPORTED, "the modality names \"" + names + "\" do not fit " +
+                                                 "modctx_model.modalities (" + std::to_string(kModalitiesSize - 1) +
+                                                 " bytes)");
+  out->arch = static_cast<modctx_arch>(spec.arch);
+  out->hidden_size = spec.hidden_size;
+  out->num_modalities = spec.num_modalities;
+  out->num_image_tokens = spec.num_image_tokens.value_or(-1);
+  out->text_dtype = spec.text_dtype ? dtype_code(*spec.text_dtype) : -1;
+  if (covers(*out, &modctx_model::vocab_size)) out->vocab_size = spec.vocab_size.value_or(0);
+  if (covers(*out, &modctx_model::max_seq_len)) out->max_seq_len = spec.max_seq_len.value_or(0);
+  if (covers(*out, &modctx_model::cross_attention_blocks)) {
+    const auto& blocks = spec.cross_attention_blocks;
+    out->cross_attention_blocks = !blocks ? 0 : *blocks > 0 ? *blocks : -1;  // -1: none fires
+  }
+  if (covers(*out, &modctx_model::modalities)) {
+    std::memset(out->modalities, 0, sizeof out->modalities);
+    std::memcpy(out->modalities, names.data(), names.size());
+  }
+  return MODCTX_OK;
+}
+
+template <class Read>
+modctx_status model_from_config(const Call& call, modctx_model* out, Read&& read) {
+  if (!out) return call.null_argument("out");
+  const modctx_status size = to_result(
+      call, struct_size_problem("out->struct_size", out->struct_size, MODCTX_MODEL_SIZE_V1, "modctx_model"));
+  if (size != MODCTX_OK) return size;
+  modctx::ModelSpec spec;
+  const modctx::Status s = read(&spec);
+  if (!s.ok()) return set_error(s);
+  return write_model(call, spec, out);
+}
+
+}  // namespace
+
+MODCTX_API modctx_status modctx_model_from_config(const char* path, modctx_model* out) {
+  return entry(__func__, [&](const Call& call) {
+    if (!path) return call.null_argument("path");
+    return model_from_config(call, out, [&](modctx::ModelSpec* spec) {
+      return modctx::read_model_config_file(path, spec);
+    });
+  });
+}
+
+MODCTX_API modctx_status modctx_model_from_config_string(const char* text, size_t len, modctx_model* out) {
+  return entry(__func__, [&](const Call& call) {
+    if (!text && len) return call.null_argument("text (with len > 0)");
+    return model_from_config(call, out, [&](modctx::ModelSpec* spec) {
+      return modctx::read_model_config(std::string_view(text ? text : "", len), "<config>", spec);
+    });
   });
 }
 
@@ -520,7 +702,8 @@ namespace {
 // NULL (no forward arguments) is fine.
 modctx_status validate_forward_args_size(const Call& call, const modctx_forward_args* f) {
   if (!f) return MODCTX_OK;
-  return to_result(call, struct_size_problem("forward->struct_size", f->struct_size, sizeof *f, "modctx_forward_args"));
+  return to_result(call, struct_size_problem("forward->struct_size", f->struct_size, MODCTX_FORWARD_ARGS_SIZE_V1,
+                                             "modctx_forward_args"));
 }
 
 // Builds the context from loaded fields (construction checks) and reports
@@ -531,8 +714,9 @@ modctx_status finish_load(modctx::LoadedContext loaded, modctx_context** out, mo
   if (!s.ok()) return set_error(s);
   auto context = modctx_context::of(std::move(value));
   if (forward) {
+    // Only the bytes the caller's struct has (an older caller's ends earlier).
     const uint32_t size = forward->struct_size;
-    std::memset(forward, 0, sizeof *forward);
+    std::memset(forward, 0, std::min<size_t>(size, sizeof *forward));
     forward->struct_size = size;
     if (loaded.forward) {
       forward->present = 1;
@@ -542,6 +726,13 @@ modctx_status finish_load(modctx::LoadedContext loaded, modctx_context** out, mo
         forward->has_tokens = 1;
         forward->tokens_ndim = static_cast<int32_t>(loaded.forward->tokens->size());
         std::copy(loaded.forward->tokens->begin(), loaded.forward->tokens->end(), forward->tokens_shape);
+      }
+      const auto& kv = loaded.forward->kv_cache;
+      if (kv && covers(*forward, &modctx_forward_args::kv_state_present)) {
+        forward->kv_seq_len = kv->seq_len;
+        forward->kv_capacity = kv->capacity;
+        forward->kv_batch = kv->batch;
+        forward->kv_state_present = 1;
       }
     }
   }
@@ -567,6 +758,10 @@ MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context* c
         saved->kv_caches = forward->has_kv_caches != 0;
         if (forward->has_tokens)
           saved->tokens.emplace(forward->tokens_shape, forward->tokens_shape + forward->tokens_ndim);
+        if (covers(*forward, &modctx_forward_args::kv_state_present) && forward->kv_state_present) {
+          saved->kv_caches = true;  // a state implies caches
+          saved->kv_cache = modctx::KvCacheState{forward->kv_seq_len, forward->kv_capacity, forward->kv_batch};
+        }
       }
     }
     modctx::save_safetensors(path, context->value(), saved);
@@ -604,6 +799,10 @@ MODCTX_API modctx_status modctx_context_load_safetensors_from_memory(const void*
 
 MODCTX_API const char* modctx_status_name(modctx_status status) {
   return modctx::code_name(static_cast<modctx::Code>(status));
+}
+
+MODCTX_API modctx_status_class modctx_status_class_of(modctx_status status) {
+  return static_cast<modctx_status_class>(modctx::status_class(static_cast<modctx::Code>(status)));
 }
 
 MODCTX_API const char* modctx_field_name(modctx_field field) {
@@ -650,6 +849,11 @@ MODCTX_API const modctx_api* modctx_get_api(uint32_t abi_version) {
       modctx_context_save_safetensors,
       modctx_context_load_safetensors,
       modctx_context_load_safetensors_from_memory,
+      // ABI version 2
+      modctx_status_class_of,
+      modctx_check_request,
+      modctx_model_from_config,
+      modctx_model_from_config_string,
   };
   if (abi_version == 0 || abi_version > MODCTX_ABI_VERSION) {
     char message[128];

@@ -14,7 +14,11 @@ modctx_status Call::unknown_field(modctx_field field) const {
 }
 
 modctx_status Call::invalid_argument(const std::string& problem) const {
-  return set_error(MODCTX_ERR_INVALID_ARGUMENT, std::string(function_) + ": " + problem);
+  return fail(MODCTX_ERR_INVALID_ARGUMENT, problem);
+}
+
+modctx_status Call::fail(modctx_status status, const std::string& problem) const {
+  return set_error(status, std::string(function_) + ": " + problem);
 }
 
 std::string rank_problem(const char* name, int32_t ndim) {
@@ -23,9 +27,9 @@ std::string rank_problem(const char* name, int32_t ndim) {
          "]";
 }
 
-std::string struct_size_problem(const char* name, uint32_t size, size_t needed, const char* type) {
-  if (size >= needed) return {};
-  return std::string(name) + " " + std::to_string(size) + " is smaller than " + type + " (" + std::to_string(needed) +
+std::string struct_size_problem(const char* name, uint32_t size, size_t first, const char* type) {
+  if (size >= first) return {};
+  return std::string(name) + " " + std::to_string(size) + " is smaller than " + type + " (" + std::to_string(first) +
          ")";
 }
 

@@ -11,6 +11,7 @@
 //   }
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "last_error.hpp"
@@ -30,6 +31,8 @@ class Call {
   modctx_status unknown_field(modctx_field field) const;
   // "modctx_x: " + problem, MODCTX_ERR_INVALID_ARGUMENT
   modctx_status invalid_argument(const std::string& problem) const;
+  // "modctx_x: " + problem, with another status
+  modctx_status fail(modctx_status status, const std::string& problem) const;
 
  private:
   const char* function_;
@@ -39,9 +42,26 @@ class Call {
 // argument is fine, else what is wrong with it, for a message.
 // A rank within [0, MODCTX_MAX_NDIM]: "tokens_ndim 33 is out of range [0, 32]".
 std::string rank_problem(const char* name, int32_t ndim);
-// A versioned struct at least as large as this library's:
-// "model->struct_size 8 is smaller than modctx_model (48)".
-std::string struct_size_problem(const char* name, uint32_t size, size_t needed, const char* type);
+// A versioned struct's size (modctx.h, "Versioned structs"): at least its
+// first version's size `first` (sizeof, for a struct that never grew), any
+// larger size accepted, since a caller built against an older header passes
+// a smaller struct and a newer one a larger:
+// "model->struct_size 8 is smaller than modctx_model (40)".
+std::string struct_size_problem(const char* name, uint32_t size, size_t first, const char* type);
+
+// Whether the caller's struct, of its own struct_size, holds `member`: a
+// field appended after the caller's header is neither read nor written.
+// Every field of a later version than the first is reached through this.
+template <class Struct, class Member>
+bool covers(const Struct& s, Member Struct::*member) noexcept {
+  // The member's end, measured on a struct of our own: the caller's may be
+  // smaller than Struct, so nothing past its struct_size is even addressed.
+  static const Struct probe{};
+  const size_t end = static_cast<size_t>(reinterpret_cast<const char*>(&(probe.*member)) -
+                                         reinterpret_cast<const char*>(&probe)) +
+                     sizeof(Member);
+  return s.struct_size >= end;
+}
 
 template <class Body>
 modctx_status entry(const char* function, Body&& body) noexcept {

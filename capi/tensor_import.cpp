@@ -33,6 +33,7 @@ struct Layout {
   size_t alignment;
   at::Device device{at::kCPU};
   bool data_is_address;  // false for opaque handles (OpenCL, Vulkan, Metal buffers)
+  bool data_optional;    // borrowed: NULL data describes a tensor without giving it
 };
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -82,7 +83,7 @@ Status validate_layout(const Layout& l, const char* what) {
   uintptr_t start;
   if (l.data && __builtin_add_overflow(reinterpret_cast<uintptr_t>(l.data), l.byte_offset, &start))
     return invalid(what, "data + byte_offset wraps around the address space");
-  if (elements == 0) return Status::success();
+  if (elements == 0 || (!l.data && l.data_optional)) return Status::success();
   if (!l.data) return invalid(what, format("data is NULL but the tensor has %" PRId64 " elements", elements));
 
   // The last byte the tensor can touch: byte_offset + (sum (size-1)*stride + 1) * itemsize.
@@ -239,6 +240,18 @@ Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner,
   Layout l{};
   const Status s = dlpack_layout(t, what, &l);
   return s.ok() ? import_lazily(l, what, owner, out) : s;
+}
+
+Status import_borrowed(const DLTensor& t, const char* what, at::Tensor* out) {
+  Layout l{};
+  l.data_optional = true;
+  Status s = dlpack_layout(t, what, &l);
+  if (s.ok()) s = validate(&l, what);
+  if (!s.ok()) return s;
+  const at::IntArrayRef sizes(l.shape, static_cast<size_t>(l.ndim));
+  *out = l.data ? wrap(address_of(l), l.ndim, l.shape, l.strides, l.dtype, l.device, nullptr, nullptr)
+                : make_metadata_tensor(sizes, l.dtype, l.device);
+  return Status::success();
 }
 
 at::Tensor ForeignTensor::make_tensor(const std::shared_ptr<const ForeignTensor>& self) {

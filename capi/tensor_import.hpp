@@ -58,6 +58,13 @@ Status import_desc(const modctx_tensor_desc& t, const char* what, PendingRelease
 // prefixes messages (e.g. "prefix_embeds").
 Status import_dlpack(const DLTensor& t, const char* what, PendingRelease& owner, at::Tensor* out);
 
+// A borrowed DLPack tensor (a request's token ids and doc_ids): validated
+// with the same rules and messages as import_dlpack, except that data may be
+// NULL whatever the shape (then *out is a metadata-only tensor: it describes,
+// it holds no data). Otherwise *out views the caller's memory and owns
+// nothing: no release runs, so it must not outlive the call that borrowed it.
+Status import_borrowed(const DLTensor& t, const char* what, at::Tensor* out);
+
 // What a validated DLPack descriptor is, for code that makes views of it
 // without LibTorch (the output slice): its element size, and its device as
 // modctx exports it (e.g. kDLCUDAHost memory comes back as kDLCPU).

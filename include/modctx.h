@@ -25,7 +25,9 @@
  *   - modctx_last_error() is per thread.
  *
  * Tensor ownership (DLPack and modctx_tensor_desc alike):
- *   - A tensor handed to modctx is ALWAYS consumed. On success modctx holds
+ *   - A tensor handed to modctx is ALWAYS consumed (the one exception: the
+ *     tensors a modctx_request points at are borrowed, read during the call
+ *     only, never released; see modctx_request). On success modctx holds
  *     it, without copying its memory, until the last builder and context
  *     holding it is freed; then its deleter runs, exactly once. On any
  *     failure (NULL builder, unknown field, malformed descriptor,
@@ -168,36 +170,54 @@ extern "C" {
 
 /* The C ABI's version: modctx_abi_version() and the table of modctx_get_api.
  * It grows by one each time functions are appended; nothing is ever removed
- * or reordered within a SONAME (libmodctx.so.1). */
-#define MODCTX_ABI_VERSION 1u
+ * or reordered within a SONAME (libmodctx.so.1). Version 2 added
+ * MODCTX_ERR_LENGTH, status classes, whole requests (modctx_request,
+ * modctx_check_request), models from their configs, and grew modctx_model
+ * and modctx_forward_args. */
+#define MODCTX_ABI_VERSION 2u
 
 /* ------------------------------------------------------------------ status */
 
-/* Values never change once released; new ones are appended. */
+/* Values never change once released; new ones are appended.
+ * Whose fault each is (modctx_status_class_of, below): R is the request's
+ * (a server answers 400), S the server's: its own use of modctx, the
+ * machine, or modctx (a server answers 500). */
 typedef enum modctx_status {
   MODCTX_OK = 0,
-  MODCTX_ERR_INVALID_ARGUMENT = 1,  /* NULL where a value is needed, unknown enum value, malformed tensor */
-  MODCTX_ERR_ROUTES = 2,            /* construction: more than one of inputs_embeds, prefix_embeds, image_features */
-  MODCTX_ERR_IMAGE_MASK = 3,        /* construction: image_mask without image_features */
-  MODCTX_ERR_MODALITY_IDS = 4,      /* construction: modality_ids without prefix_embeds or inputs_embeds */
-  MODCTX_ERR_KEY_PADDING_MASK = 5,  /* construction: key_padding_mask without prefix_embeds or inputs_embeds */
-  MODCTX_ERR_FORWARD_INPUTS = 6,    /* forward: not exactly one of tokens and inputs_embeds */
-  MODCTX_ERR_KV_CACHE = 7,          /* forward: a training-only field together with KV caches */
-  MODCTX_ERR_DTYPE = 8,             /* a tensor has the wrong dtype */
-  MODCTX_ERR_SHAPE = 9,             /* a tensor has the wrong rank or shape */
-  MODCTX_ERR_DEVICE = 10,           /* tensors on different devices */
-  MODCTX_ERR_MISSING_FIELD = 11,    /* a field that is needed (by the model, or asked for) is not set */
-  MODCTX_ERR_UNSUPPORTED = 12,      /* valid but not servable here: DLPack major version, dtype width, device */
-  MODCTX_ERR_OUT_OF_MEMORY = 13,    /* an allocation failed */
-  MODCTX_ERR_INTERNAL = 14,         /* a bug in modctx: please report it with the message */
-  MODCTX_ERR_SLICE = 15,            /* a slice step of zero (or, applied to a tensor, below zero) */
-  MODCTX_ERR_UNUSED_FIELD = 16,     /* a field the model's architecture does not use */
-  MODCTX_ERR_VALUE = 17,            /* tensor values out of range (value checks, asked for by name) */
-  MODCTX_ERR_FORMAT = 18,           /* a file or document that is not a readable context */
-  MODCTX_ERR_IO = 19,               /* a file that cannot be opened, read or written (see the message) */
+  MODCTX_ERR_INVALID_ARGUMENT = 1,  /* S: NULL where a value is needed, unknown enum value, malformed tensor */
+  MODCTX_ERR_ROUTES = 2,            /* R: construction: more than one of inputs_embeds, prefix_embeds, image_features */
+  MODCTX_ERR_IMAGE_MASK = 3,        /* R: construction: image_mask without image_features */
+  MODCTX_ERR_MODALITY_IDS = 4,      /* R: construction: modality_ids without prefix_embeds or inputs_embeds */
+  MODCTX_ERR_KEY_PADDING_MASK = 5,  /* R: construction: key_padding_mask without prefix_embeds or inputs_embeds */
+  MODCTX_ERR_FORWARD_INPUTS = 6,    /* R: forward: not exactly one of tokens and inputs_embeds */
+  MODCTX_ERR_KV_CACHE = 7,          /* R: KV caches with a training-only field, without room, of another batch */
+  MODCTX_ERR_DTYPE = 8,             /* R: a tensor has the wrong dtype */
+  MODCTX_ERR_SHAPE = 9,             /* R: a tensor has the wrong rank or shape */
+  MODCTX_ERR_DEVICE = 10,           /* R: tensors on different devices */
+  MODCTX_ERR_MISSING_FIELD = 11,    /* R: a field that is needed (by the model, or asked for) is not set */
+  MODCTX_ERR_UNSUPPORTED = 12,      /* S: valid but not servable here: DLPack major version, dtype width, device */
+  MODCTX_ERR_OUT_OF_MEMORY = 13,    /* S: an allocation failed */
+  MODCTX_ERR_INTERNAL = 14,         /* S: a bug in modctx: please report it with the message */
+  MODCTX_ERR_SLICE = 15,            /* R: a slice step of zero (or, applied to a tensor, below zero) */
+  MODCTX_ERR_UNUSED_FIELD = 16,     /* R: a field the model's architecture does not use */
+  MODCTX_ERR_VALUE = 17,            /* R: tensor values out of range (value checks, asked for by name) */
+  MODCTX_ERR_FORMAT = 18,           /* R: a file or document that is not a readable context */
+  MODCTX_ERR_IO = 19,               /* S: a file that cannot be opened, read or written (see the message) */
+  MODCTX_ERR_LENGTH = 20,           /* R: more positions than the model's max_seq_len holds (ABI 2) */
   MODCTX_STATUS_MIN_ = -0x7fffffff - 1, /* with _MAX_: any int is in range; not a status */
   MODCTX_STATUS_MAX_ = 0x7fffffff   /* keeps the enum int-sized; not a status */
 } modctx_status;
+
+/* Whose fault a status is, for a server's answer (ABI 2). */
+typedef enum modctx_status_class {
+  MODCTX_CLASS_OK = 0,      /* MODCTX_OK */
+  MODCTX_CLASS_REQUEST = 1, /* the request is wrong (its tensors, shapes, dtypes, devices, values, lengths,
+                               or a document it was sent as): answer 400 */
+  MODCTX_CLASS_SERVER = 2,  /* the server's: a NULL or malformed argument it passed, a check this build
+                               cannot serve, memory, a file it could not read, a bug: answer 500 */
+  MODCTX_CLASS_MIN_ = -0x7fffffff - 1, /* with _MAX_: any int is in range; not a class */
+  MODCTX_CLASS_MAX_ = 0x7fffffff
+} modctx_status_class;
 
 /* ------------------------------------------------------------------ fields */
 
@@ -390,42 +410,142 @@ typedef enum modctx_arch {
   MODCTX_ARCH_MAX_ = 0x7fffffff
 } modctx_arch;
 
-/* What modctx needs to know of a model. struct_size comes first so the
- * struct can grow: set it to sizeof(modctx_model). */
+/* Versioned structs that grow (modctx_model, modctx_forward_args,
+ * modctx_request): struct_size comes first; set it to sizeof(the struct) of
+ * the header you compile with. Fields are only ever appended, each new
+ * version's first field at the previous version's sizeof. modctx accepts any
+ * struct_size from the struct's first version's size up, and reads (or
+ * writes) a field only when struct_size covers it: a program built against
+ * an older header keeps working, its struct simply ends before the newer
+ * fields (which then mean "not given"). A struct_size below the first
+ * version's size is MODCTX_ERR_INVALID_ARGUMENT. */
+
+/* The size of modctx_model in ABI version 1 (its fields up to text_dtype). */
+#define MODCTX_MODEL_SIZE_V1 offsetof(modctx_model, vocab_size)
+
+/* What modctx needs to know of a model: typed in, or filled from the model's
+ * own config (modctx_model_from_config). */
 typedef struct modctx_model {
-  uint32_t struct_size;
+  uint32_t struct_size;     /* sizeof(modctx_model); at least MODCTX_MODEL_SIZE_V1 */
   modctx_arch arch;
   int64_t hidden_size;      /* D, > 0 */
-  int64_t num_modalities;   /* MoT / MoMa: modality_ids in [0, num_modalities); 0 means 2 (image, text) */
+  int64_t num_modalities;   /* MoT / MoMa: modality_ids in [0, num_modalities); 0 means the number of
+                               names in `modalities`, or 2 (image, text) when there are none */
   int64_t num_image_tokens; /* N when the model fixes it (MoT splits the residual there); < 0: not fixed */
   int32_t text_dtype;       /* the token embedding's modctx_dtype; < 0: not given */
+  /* ABI version 2: what a model's config fixes. Zero (a zeroed struct) is "not given" for each. */
+  int64_t vocab_size;       /* token ids in [0, vocab_size) (the embedding's rows); <= 0: not given */
+  int64_t max_seq_len;      /* positions one forward may use (the RoPE table's length); <= 0: not given */
+  int64_t cross_attention_blocks; /* Cross-Attention: how many blocks fire; 0: not given (at least one
+                                     is assumed); < 0: none, so image_features is not required */
+  char modalities[128];     /* MoT / MoMa: the modality names in order, comma-separated, NUL-terminated
+                               ("image,text"); "": not given (image, text) */
 } modctx_model;
 
-/* Value checks for modctx_check_model: these READ tensor data (only CPU memory,
- * or a device this LibTorch has a backend for; otherwise
- * MODCTX_ERR_UNSUPPORTED). */
+/* Value checks for modctx_check_model and modctx_check_request: these READ
+ * tensor data (only host memory; a tensor elsewhere, or one given without
+ * data, is MODCTX_ERR_UNSUPPORTED). */
 #define MODCTX_CHECK_MODALITY_ID_VALUES 1u /* modality_ids within [0, num_modalities) */
+#define MODCTX_CHECK_TOKEN_ID_VALUES 2u    /* token ids within [0, vocab_size) (ABI 2; modctx_check_request) */
 
-/* Checks a context with its forward arguments against a model, in order:
- *  1. the reference's forward checks (as modctx_check_forward);
- *  2. that the residual can be built: tokens (B, T), inputs_embeds (B, S, D),
+/* Checks a context with its forward arguments against a model, in order
+ * (the first failure is returned):
+ *  1. the model itself and the KV caches' state: an impossible one is the
+ *     caller's mistake (MODCTX_ERR_INVALID_ARGUMENT);
+ *  2. the reference's forward checks (as modctx_check_forward);
+ *  3. the token ids' dtype: int64 or int32, what nn.Embedding takes
+ *     (MODCTX_ERR_DTYPE);
+ *  4. that the residual can be built: tokens (B, T), inputs_embeds (B, S, D),
  *     prefix_embeds (B, N, D) with the tokens' B and the model's D
  *     (MODCTX_ERR_SHAPE);
- *  3. the reference's model-time checks with its messages: MoT / MoMa
+ *  5. the reference's model-time checks with its messages: MoT / MoMa
  *     without modality_ids (MODCTX_ERR_MISSING_FIELD), modality_ids not of
- *     the residual's shape (MODCTX_ERR_SHAPE), Cross-Attention without
- *     image_features (MODCTX_ERR_MISSING_FIELD), then an output slice step
- *     of 0 or below (MODCTX_ERR_SLICE);
- *  4. fields the architecture does not use (MODCTX_ERR_UNUSED_FIELD); shapes
- *     with B, T, N, D bound across fields (MODCTX_ERR_SHAPE); dtypes
- *     (MODCTX_ERR_DTYPE); one device for all (MODCTX_ERR_DEVICE);
- *  5. the value checks asked for in value_checks (MODCTX_ERR_VALUE).
+ *     the residual's shape (MODCTX_ERR_SHAPE), MoT's streams against its
+ *     modalities, Cross-Attention without image_features when a block fires
+ *     (MODCTX_ERR_MISSING_FIELD), then an output slice step of 0 or below
+ *     (MODCTX_ERR_SLICE);
+ *  6. positions and KV caches: the RoPE budget, the caches' fill plus the
+ *     residual's length within max_seq_len (MoT counts image and text
+ *     positions apart) (MODCTX_ERR_LENGTH); the caches' room and batch;
+ *     doc_ids or key_padding_mask with KV caches (MODCTX_ERR_KV_CACHE);
+ *  7. fields the architecture does not use (doc_ids with MoT too)
+ *     (MODCTX_ERR_UNUSED_FIELD); shapes with B, T, N, D bound across fields,
+ *     doc_ids over the residual (MODCTX_ERR_SHAPE); dtypes
+ *     (MODCTX_ERR_DTYPE); one device for all, tokens and doc_ids included
+ *     (MODCTX_ERR_DEVICE);
+ *  8. the value checks asked for in value_checks, token ids first
+ *     (MODCTX_ERR_VALUE).
  * context may be NULL (an empty context). tokens_shape: the token ids'
  * shape, tokens_ndim entries; NULL: no tokens. Reads metadata only unless
- * value_checks asks otherwise. */
+ * value_checks asks otherwise; the token ids here are a shape without
+ * values, so MODCTX_CHECK_TOKEN_ID_VALUES answers MODCTX_ERR_UNSUPPORTED
+ * (modctx_check_request takes the ids themselves). */
 MODCTX_API modctx_status modctx_check_model(const modctx_context *context, const modctx_model *model,
                                       const int64_t *tokens_shape, int32_t tokens_ndim, int has_kv_caches,
                                       uint32_t value_checks);
+
+/* ------------------------------------------------------------------ requests (ABI 2) */
+
+/* What a request says of the KV caches (modctx_request.kv_caches). */
+typedef enum modctx_kv_caches {
+  MODCTX_KV_NONE = 0,  /* no KV caches (a training or prefill forward) */
+  MODCTX_KV_GIVEN = 1, /* KV caches are given; their state is not known */
+  MODCTX_KV_STATE = 2, /* KV caches are given, in the state kv_seq_len, kv_capacity, kv_batch */
+  MODCTX_KV_MIN_ = -0x7fffffff - 1, /* with _MAX_: any int is in range; not a value */
+  MODCTX_KV_MAX_ = 0x7fffffff
+} modctx_kv_caches;
+
+/* A forward call's arguments besides the context: Transformer.forward(tokens,
+ * modality, kv_caches, doc_ids). A versioned struct (see modctx_model): set
+ * struct_size to sizeof(modctx_request); zero it first (memset) and the rest
+ * means "not given".
+ *
+ * The tensors are BORROWED, not consumed (unlike every tensor handed to a
+ * builder): modctx reads their descriptors, and their data only for the value
+ * checks asked for, during the call only; it keeps no pointer, calls no
+ * deleter, and never writes. They are validated as any tensor handed in
+ * (rank, sizes, strides, dtype and device codes, alignment, byte extent;
+ * MODCTX_ERR_INVALID_ARGUMENT or _UNSUPPORTED, the message starting with
+ * "tokens: " or "doc_ids: "). data may be NULL whatever the shape: the tensor
+ * is then described, not given (metadata only), and a value check on it is
+ * MODCTX_ERR_UNSUPPORTED. */
+typedef struct modctx_request {
+  uint32_t struct_size;       /* sizeof(modctx_request) */
+  modctx_kv_caches kv_caches; /* MODCTX_KV_*; any other value is MODCTX_ERR_INVALID_ARGUMENT */
+  const DLTensor *tokens;     /* (B, T) token ids, int64 or int32; NULL: no tokens (inputs_embeds) */
+  const DLTensor *doc_ids;    /* (B, N + T) document ids of packed sequences; NULL: none */
+  int64_t kv_seq_len;         /* MODCTX_KV_STATE: positions already in the caches (>= 0) */
+  int64_t kv_capacity;        /* MODCTX_KV_STATE: positions the caches hold (>= kv_seq_len) */
+  int64_t kv_batch;           /* MODCTX_KV_STATE: the caches' batch size (>= 0) */
+} modctx_request;
+
+/* Checks a context with a whole forward request against a model: the checks
+ * of modctx_check_model in the same order, with the token ids' dtype and
+ * device, doc_ids and the KV caches' state, and the value checks asked for
+ * (MODCTX_CHECK_MODALITY_ID_VALUES, MODCTX_CHECK_TOKEN_ID_VALUES: the latter
+ * needs the model's vocab_size). context may be NULL (an empty context);
+ * model and request may not. */
+MODCTX_API modctx_status modctx_check_request(const modctx_context *context, const modctx_model *model,
+                                              const modctx_request *request, uint32_t value_checks);
+
+/* ------------------------------------------------------------------ model configs (ABI 2) */
+
+/* Fills *out from a KempnerForge training config (TOML): the architecture
+ * and its modalities, dim, vocab_size, max_seq_len, the image-token count,
+ * the Cross-Attention blocks, the text dtype, with KempnerForge's defaults
+ * and derived as it derives them (see modctx/config.hpp). out->struct_size
+ * must be set by the caller (at least MODCTX_MODEL_SIZE_V1); every field it
+ * covers is written (fields past it are not), struct_size is kept. A config
+ * that cannot be used is MODCTX_ERR_FORMAT with a message naming the key
+ * path ("train.toml: model.dim: expected an integer, found a string"); a
+ * file that cannot be read is MODCTX_ERR_IO; modality names the struct
+ * cannot carry (a comma in a name, or 128 bytes and more in all) are
+ * MODCTX_ERR_UNSUPPORTED. On failure *out is unchanged. */
+MODCTX_API modctx_status modctx_model_from_config(const char *path, modctx_model *out);
+
+/* The same from TOML text in memory: len bytes (no NUL needed; text may be
+ * NULL only when len is 0). Messages name the config "<config>". */
+MODCTX_API modctx_status modctx_model_from_config_string(const char *text, size_t len, modctx_model *out);
 
 /* The name of an architecture ("cross_attention"); NULL for unknown values. */
 MODCTX_API const char *modctx_arch_name(modctx_arch arch);
@@ -468,23 +588,33 @@ MODCTX_API modctx_status modctx_context_compose_residual(const modctx_context *c
 
 /* ------------------------------------------------------------------ files */
 
-/* Forward arguments saved with a context (a training job's call). */
+/* The size of modctx_forward_args in ABI version 1 (its fields up to has_kv_caches). */
+#define MODCTX_FORWARD_ARGS_SIZE_V1 offsetof(modctx_forward_args, kv_seq_len)
+
+/* Forward arguments saved with a context (a training job's call). A
+ * versioned struct (see modctx_model). */
 typedef struct modctx_forward_args {
-  uint32_t struct_size;                 /* sizeof(modctx_forward_args) */
+  uint32_t struct_size;                 /* sizeof(modctx_forward_args); at least MODCTX_FORWARD_ARGS_SIZE_V1 */
   int present;                          /* load: 1 when the file holds forward arguments */
   int has_tokens;                       /* 1: token ids of shape tokens_shape[0 .. tokens_ndim) */
   int32_t tokens_ndim;
   int64_t tokens_shape[MODCTX_MAX_NDIM];
   int has_kv_caches;
+  /* ABI version 2: the KV caches' state (see modctx_request), when known. */
+  int64_t kv_seq_len;
+  int64_t kv_capacity;
+  int64_t kv_batch;
+  int kv_state_present;                 /* 1: the three above hold the state (and has_kv_caches is 1) */
 } modctx_forward_args;
 
 /* Saves a context (and forward arguments when forward is not NULL and
  * forward->present) as a safetensors file, valid for any safetensors reader:
  * tensor names are the field names; the output slice and the forward
  * arguments are JSON text in the metadata ("modctx.output_slice",
- * "modctx.forward"). Written to a temporary file, flushed, then renamed over
- * path. Only CPU tensors with data can be saved (MODCTX_ERR_UNSUPPORTED);
- * a file that cannot be written is MODCTX_ERR_IO. */
+ * "modctx.forward"). With forward->kv_state_present (when struct_size covers
+ * it), the KV caches' state is saved too. Written to a temporary file,
+ * flushed, then renamed over path. Only CPU tensors with data can be saved
+ * (MODCTX_ERR_UNSUPPORTED); a file that cannot be written is MODCTX_ERR_IO. */
 MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context *context, const char *path,
                                                          const modctx_forward_args *forward);
 
@@ -495,7 +625,8 @@ MODCTX_API modctx_status modctx_context_save_safetensors(const modctx_context *c
  * unreadable path: _IO), never a crash or a read outside the file. Then the
  * construction checks run (the reference's statuses and messages). forward
  * (may be NULL: not wanted) receives the saved forward arguments;
- * forward->struct_size must be set. */
+ * forward->struct_size must be set; the fields it covers are written (the KV
+ * caches' state from ABI version 2 on). */
 MODCTX_API modctx_status modctx_context_load_safetensors(const char *path, modctx_context **out,
                                                  modctx_forward_args *forward);
 
@@ -514,6 +645,12 @@ MODCTX_API const char *modctx_last_error(void);
  * give "MODCTX_ERR_UNKNOWN". Never NULL. */
 MODCTX_API const char *modctx_status_name(modctx_status status);
 
+/* Whose fault a status is (ABI 2): MODCTX_CLASS_OK for MODCTX_OK,
+ * MODCTX_CLASS_REQUEST for the request's (the statuses marked R in
+ * modctx_status: a server answers 400), MODCTX_CLASS_SERVER for the server's
+ * (marked S, and unknown values: a server answers 500). */
+MODCTX_API modctx_status_class modctx_status_class_of(modctx_status status);
+
 /* The field's name, e.g. "prefix_embeds"; unknown values give NULL. */
 MODCTX_API const char *modctx_field_name(modctx_field field);
 
@@ -527,7 +664,9 @@ MODCTX_API uint32_t modctx_abi_version(void);
 
 /* Every function above, for dlopen users: one dlsym("modctx_get_api").
  * Append-only: entries are never removed or reordered; a table for ABI
- * version N is a prefix of the table for N + 1. */
+ * version N is a prefix of the table for N + 1. A program built for version
+ * N reads only its prefix: check struct_size (or served_abi_version) before
+ * using an entry of a later version. */
 typedef struct modctx_api {
   uint32_t served_abi_version; /* the ABI version this table was served for */
   uint32_t struct_size; /* sizeof(struct modctx_api) of the library */
@@ -574,10 +713,18 @@ typedef struct modctx_api {
   modctx_status (*context_load_safetensors)(const char *path, modctx_context **out, modctx_forward_args *forward);
   modctx_status (*context_load_safetensors_from_memory)(const void *data, size_t size, modctx_context **out,
                                                 modctx_forward_args *forward);
+  /* ABI version 2 */
+  modctx_status_class (*status_class_of)(modctx_status status);
+  modctx_status (*check_request)(const modctx_context *context, const modctx_model *model,
+                                 const modctx_request *request, uint32_t value_checks);
+  modctx_status (*model_from_config)(const char *path, modctx_model *out);
+  modctx_status (*model_from_config_string)(const char *text, size_t len, modctx_model *out);
 } modctx_api;
 
 /* The table for abi_version (1 ... modctx_abi_version()), or NULL when this
- * library is older than the caller (then modctx_last_error() says so). */
+ * library is older than the caller (then modctx_last_error() says so). Every
+ * version served gets the same table (the newest), whose prefix is the
+ * requested version's table. */
 MODCTX_API const modctx_api *modctx_get_api(uint32_t abi_version);
 
 /* The type of modctx_get_api, for dlsym. */

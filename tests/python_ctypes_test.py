@@ -337,6 +337,152 @@ def test_garbage_collected_contexts_release():
     expect(released_everything(), "released by __del__")
 
 
+# ---------------------------------------------------------------- ABI version 2: requests, configs, classes
+
+MOT_CONFIG = """
+[model]
+dim = 64
+n_layers = 4
+n_heads = 4
+n_kv_heads = 4
+vocab_size = 1000
+max_seq_len = 80
+
+[vision_encoder]
+type = "random"
+feature_dim = 32
+num_tokens = 16
+
+[vlm]
+arch = "mot"
+max_text_len = 64
+
+[train]
+mixed_precision = "bf16"
+"""
+
+
+def test_status_classes():
+    request = {"ROUTES", "IMAGE_MASK", "MODALITY_IDS", "KEY_PADDING_MASK", "FORWARD_INPUTS", "KV_CACHE", "DTYPE",
+               "SHAPE", "DEVICE", "MISSING_FIELD", "SLICE", "UNUSED_FIELD", "VALUE", "FORMAT", "LENGTH"}
+    for s in modctx.Status:
+        want = (modctx.StatusClass.OK if s == modctx.Status.OK else
+                modctx.StatusClass.REQUEST if s.name in request else modctx.StatusClass.SERVER)
+        expect(lib.status_class(s) == want, "class of %s: %s" % (s.name, lib.status_class(s)))
+    expect(len(modctx.Status) == 21, "21 statuses")
+    expect(lib.status_class(999) == modctx.StatusClass.SERVER, "unknown statuses are the server's")
+    expect(lib.status_name(modctx.Status.LENGTH) == "MODCTX_ERR_LENGTH", "LENGTH's name")
+    e = expect_error(lambda: lib.context(image_mask=mask(2, 4)), modctx.ContextError, modctx.Status.IMAGE_MASK)
+    expect(e is not None and e.status_class == modctx.StatusClass.REQUEST, "an error carries its class")
+    e = expect_error(lambda: lib.check(None, modctx.Model("text", 0), tokens=(2, 3)), modctx.ArgumentError,
+                     modctx.Status.INVALID_ARGUMENT)
+    expect(e is not None and e.status_class == modctx.StatusClass.SERVER, "the server's")
+
+
+def test_requests():
+    m = modctx.Model("text", 8, vocab_size=100, max_seq_len=16)
+    lib.check_request(None, m, tokens=(2, 16))
+    e = expect_error(lambda: lib.check_request(None, m, tokens=(2, 17)), modctx.ForwardError, modctx.Status.LENGTH,
+                     "sequence of 17 positions exceeds the model's max_seq_len 16 (the length of its RoPE table)")
+    expect(e is not None and e.status_class == modctx.StatusClass.REQUEST, "LENGTH is the request's")
+    # The caches' fill, room and batch.
+    state = {"seq_len": 4, "capacity": 64, "batch": 2}
+    lib.check_request(None, m, tokens=(2, 12), kv_caches=state)
+    expect_error(lambda: lib.check_request(None, m, tokens=(2, 13), kv_caches=state), modctx.ForwardError,
+                 modctx.Status.LENGTH)
+    small = {"seq_len": 4, "capacity": 10, "batch": 2}
+    lib.check_request(None, m, tokens=(2, 6), kv_caches=small)
+    expect_error(lambda: lib.check_request(None, m, tokens=(2, 7), kv_caches=small), modctx.ForwardError,
+                 modctx.Status.KV_CACHE, "kv_caches hold 4 of 10 positions; 7 new positions do not fit")
+    expect_error(lambda: lib.check_request(None, m, tokens=(3, 1), kv_caches=small), modctx.ForwardError,
+                 modctx.Status.KV_CACHE, "kv_caches have batch size 2, but tokens has batch size 3")
+    expect_error(lambda: lib.check_request(None, m, tokens=(2, 1), kv_caches={"seq_len": 11, "capacity": 10,
+                                                                              "batch": 2}),
+                 modctx.ArgumentError, modctx.Status.INVALID_ARGUMENT)
+    lib.check_request(None, m, tokens=(2, 1), kv_caches=[object()])  # caches given, state unknown
+    # Token ids: dtype, values at vocab_size - 1 and vocab_size.
+    ids = torch.tensor([[0, 99, 5], [1, 2, 3]])
+    lib.check_request(None, m, tokens=ids, value_checks=modctx.TOKEN_ID_VALUES)
+    lib.check_request(None, m, tokens=ids.to(torch.int32), value_checks=modctx.TOKEN_ID_VALUES)
+    over = ids.clone()
+    over[1, 2] = 100
+    lib.check_request(None, m, tokens=over)  # values not read unless asked
+    expect_error(lambda: lib.check_request(None, m, tokens=over, value_checks=modctx.TOKEN_ID_VALUES),
+                 modctx.ForwardError, modctx.Status.VALUE,
+                 "tokens values must be in [0, 100) (the model's vocab_size), found 100")
+    # A strided view: only its elements are read.
+    wide = torch.tensor([[1, 500, 2, 500], [3, 500, 4, 500]])
+    lib.check_request(None, m, tokens=wide[:, ::2], value_checks=modctx.TOKEN_ID_VALUES)
+    expect_error(lambda: lib.check_request(None, m, tokens=wide[:, 1::2], value_checks=modctx.TOKEN_ID_VALUES),
+                 modctx.ForwardError, modctx.Status.VALUE)
+    expect_error(lambda: lib.check_request(None, m, tokens=(2, 3), value_checks=modctx.TOKEN_ID_VALUES),
+                 modctx.UnsupportedError, modctx.Status.UNSUPPORTED)
+    expect_error(lambda: lib.check_request(None, m, tokens=ids.float()), modctx.ForwardError, modctx.Status.DTYPE,
+                 "tokens.dtype must be torch.int64 or torch.int32 (nn.Embedding's indices), got torch.float32")
+    # doc_ids over the residual, not with KV caches, on the same device.
+    docs = torch.zeros(2, 3, dtype=torch.long)
+    lib.check_request(None, m, tokens=ids, doc_ids=docs)
+    expect_error(lambda: lib.check_request(None, m, tokens=ids, doc_ids=torch.zeros(2, 4, dtype=torch.long)),
+                 modctx.ForwardError, modctx.Status.SHAPE, "doc_ids shape (2, 4) does not match residual shape (2, 3)")
+    expect_error(lambda: lib.check_request(None, m, tokens=ids, doc_ids=docs, kv_caches=True), modctx.ForwardError,
+                 modctx.Status.KV_CACHE, "doc_ids / key_padding_mask are not supported with kv_cache decode "
+                 "(would build an incorrect causal mask).")
+    expect_error(lambda: lib.check_request(None, m, tokens=ids, doc_ids=modctx.described_as(docs, "cuda:0")),
+                 modctx.ForwardError, modctx.Status.DEVICE, "doc_ids is on cuda:0, but tokens is on cpu")
+    # With a context: MoT counts each modality from 0; doc_ids unused there.
+    ctx = lib.compose("mot", f32(2, 4, 2), (2, 3))
+    mot = modctx.Model("mot", 2, num_image_tokens=4, max_seq_len=4)
+    ctx.check_request(mot, tokens=(2, 3), value_checks=modctx.MODALITY_ID_VALUES)
+    expect_error(lambda: ctx.check_request(modctx.Model("mot", 2, num_image_tokens=4, max_seq_len=3), tokens=(2, 3)),
+                 modctx.ForwardError, modctx.Status.LENGTH)
+    expect_error(lambda: ctx.check_request(mot, tokens=(2, 3), doc_ids=torch.zeros(2, 7, dtype=torch.long)),
+                 modctx.ForwardError, modctx.Status.UNUSED_FIELD, "doc_ids is not used by a mot model")
+    ctx.check_request(modctx.Model("mot", 2, modalities=("image", "text")), tokens=(2, 3))
+    expect_error(lambda: ctx.check_request(modctx.Model("mot", 2, modalities=("image", "video")), tokens=(2, 3)),
+                 modctx.ForwardError, modctx.Status.SHAPE)
+    expect_error(lambda: ctx.check_request(modctx.Model("mot", 2, modalities=("a,b",)), tokens=(2, 3)),
+                 modctx.ArgumentError, modctx.Status.INVALID_ARGUMENT)
+    # Cross-Attention: with no block firing, image_features is not required.
+    expect_error(lambda: lib.check_request(None, modctx.Model("cross_attention", 8), tokens=(2, 3)),
+                 modctx.ForwardError, modctx.Status.MISSING_FIELD)
+    lib.check_request(None, modctx.Model("cross_attention", 8, cross_attention_blocks=0), tokens=(2, 3))
+    # Borrowed: nothing handed to modctx to keep, nothing written.
+    before = modctx.export_stats()["exported"]
+    lib.check_request(None, m, tokens=ids, doc_ids=docs, value_checks=modctx.TOKEN_ID_VALUES)
+    expect(modctx.export_stats()["exported"] == before and ids[0, 1] == 99, "borrowed, not exported")
+    expect_error(lambda: lib.check_request(None, m, tokens=ids, value_checks=4), modctx.ArgumentError,
+                 modctx.Status.INVALID_ARGUMENT, "modctx_check_request: unknown value_checks bits 0x4")
+    ctx.close()
+    expect(released_everything(), "released")
+
+
+def test_models_from_configs():
+    import tempfile
+    m = lib.model_from_config_string(MOT_CONFIG)
+    want = modctx.Model("mot", 64, num_modalities=2, num_image_tokens=16, text_dtype="bfloat16", vocab_size=1000,
+                        max_seq_len=80, modalities=("image", "text"))
+    expect(m == want, "MoT config: %r" % (m,))
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "train.toml")
+        with open(path, "w") as f:
+            f.write(MOT_CONFIG)
+        expect(modctx.Model.from_config(path, lib) == want, "from a file")
+        expect(modctx.Model.from_config_string(MOT_CONFIG.encode(), lib) == want, "from bytes")
+    # Through the C struct and back.
+    expect(modctx.Model._of(m._struct()) == m, "struct round trip")
+    text = lib.model_from_config_string("[model]\ndim = 32\nn_heads = 4\nn_kv_heads = 4\nvocab_size = 100\nmax_seq_len = 16\n")
+    expect(text == modctx.Model("text", 32, num_modalities=2, text_dtype="bfloat16", vocab_size=100, max_seq_len=16),
+           "text: %r" % (text,))
+    lib.check_request(None, text, tokens=(1, 16))
+    expect_error(lambda: lib.check_request(None, text, tokens=(1, 17)), modctx.ForwardError, modctx.Status.LENGTH)
+    e = expect_error(lambda: lib.model_from_config_string('[model]\ndim = "big"\n'), modctx.FormatError,
+                     modctx.Status.FORMAT)
+    expect(e is not None and "model.dim" in str(e) and e.status_class == modctx.StatusClass.REQUEST, str(e))
+    e = expect_error(lambda: lib.model_from_config("/nonexistent/modctx/train.toml"), modctx.FormatError,
+                     modctx.Status.IO)
+    expect(e is not None and e.status_class == modctx.StatusClass.SERVER, "IO is the server's")
+
+
 def main():
     tests = [(name, fn) for name, fn in sorted(globals().items()) if name.startswith("test_") and callable(fn)]
     global failed

@@ -5,7 +5,7 @@
 # removed symbol, an incompatible change (abidiff's verdict), a member of
 # struct modctx_api moved or removed, and new symbols without a higher
 # MODCTX_ABI_VERSION. --allow-break skips those checks (for a new SONAME:
-# bump MODCTX_ABI_VERSION's major use in capi/meson.build's soversion first).
+# change soname_version in capi/meson.build first).
 # usage: tools/update-abi.sh [--allow-break] [BUILD_DIR]   (default: build)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -79,6 +79,8 @@ static void test_names_and_versions(void) {
   EXPECT_STR(modctx_status_name(MODCTX_ERR_VALUE), "MODCTX_ERR_VALUE");
   EXPECT_STR(modctx_status_name(MODCTX_ERR_FORMAT), "MODCTX_ERR_FORMAT");
   EXPECT_STR(modctx_status_name(MODCTX_ERR_IO), "MODCTX_ERR_IO");
+  EXPECT_STR(modctx_status_name(MODCTX_ERR_LENGTH), "MODCTX_ERR_LENGTH");
+  EXPECT_STR(modctx_status_name((modctx_status)21), "MODCTX_ERR_UNKNOWN");
   EXPECT_STR(modctx_status_name((modctx_status)12345), "MODCTX_ERR_UNKNOWN");
   EXPECT_STR(modctx_status_name((modctx_status)-1), "MODCTX_ERR_UNKNOWN");
 
@@ -678,7 +680,31 @@ static void test_api_layout(void) {
   EXPECT(offsetof(modctx_api, context_save_safetensors) == base + 29 * p);
   EXPECT(offsetof(modctx_api, context_load_safetensors) == base + 30 * p);
   EXPECT(offsetof(modctx_api, context_load_safetensors_from_memory) == base + 31 * p);
-  EXPECT(sizeof(modctx_api) == base + 32 * p);
+  /* ABI version 2, appended */
+  EXPECT(offsetof(modctx_api, status_class_of) == base + 32 * p);
+  EXPECT(offsetof(modctx_api, check_request) == base + 33 * p);
+  EXPECT(offsetof(modctx_api, model_from_config) == base + 34 * p);
+  EXPECT(offsetof(modctx_api, model_from_config_string) == base + 35 * p);
+  EXPECT(sizeof(modctx_api) == base + 36 * p);
+  /* The versioned structs: version 1's fields never move; version 2's start at version 1's end. */
+  EXPECT(offsetof(modctx_model, arch) == 4 && offsetof(modctx_model, hidden_size) == 8 &&
+         offsetof(modctx_model, num_modalities) == 16 && offsetof(modctx_model, num_image_tokens) == 24 &&
+         offsetof(modctx_model, text_dtype) == 32);
+  EXPECT(MODCTX_MODEL_SIZE_V1 == 40 && offsetof(modctx_model, vocab_size) == 40 &&
+         offsetof(modctx_model, max_seq_len) == 48 && offsetof(modctx_model, cross_attention_blocks) == 56 &&
+         offsetof(modctx_model, modalities) == 64 && sizeof(modctx_model) == 192);
+  EXPECT(offsetof(modctx_forward_args, tokens_shape) == 16 && offsetof(modctx_forward_args, has_kv_caches) == 272);
+  EXPECT(MODCTX_FORWARD_ARGS_SIZE_V1 == 280 && offsetof(modctx_forward_args, kv_capacity) == 288 &&
+         offsetof(modctx_forward_args, kv_batch) == 296 && offsetof(modctx_forward_args, kv_state_present) == 304 &&
+         sizeof(modctx_forward_args) == 312);
+  EXPECT(offsetof(modctx_request, kv_caches) == 4 && offsetof(modctx_request, tokens) == 8 &&
+         offsetof(modctx_request, doc_ids) == 8 + p && offsetof(modctx_request, kv_seq_len) == 8 + 2 * p &&
+         offsetof(modctx_request, kv_batch) == 24 + 2 * p && sizeof(modctx_request) == 32 + 2 * p);
+  EXPECT(MODCTX_CHECK_MODALITY_ID_VALUES == 1u && MODCTX_CHECK_TOKEN_ID_VALUES == 2u);
+  EXPECT(MODCTX_KV_NONE == 0 && MODCTX_KV_GIVEN == 1 && MODCTX_KV_STATE == 2);
+  EXPECT(MODCTX_CLASS_OK == 0 && MODCTX_CLASS_REQUEST == 1 && MODCTX_CLASS_SERVER == 2 &&
+         sizeof(modctx_status_class) == sizeof(int) && sizeof(modctx_kv_caches) == sizeof(int));
+  EXPECT(MODCTX_ERR_LENGTH == 20);
   EXPECT(MODCTX_ARCH_TEXT == 0 && MODCTX_ARCH_JOINT_DECODER == 1 && MODCTX_ARCH_CROSS_ATTENTION == 2 &&
          MODCTX_ARCH_MOT == 3 && MODCTX_ARCH_MOMA == 4);
   /* The fixed values of the enums and structs users code against. */
@@ -697,11 +723,17 @@ static void test_get_api(void) {
     EXPECT(api->builder_new == modctx_builder_new);
     EXPECT(api->field_name == modctx_field_name);
     EXPECT(api->abi_version() == MODCTX_ABI_VERSION);
+    EXPECT(api->check_model == modctx_check_model && api->context_load_safetensors_from_memory ==
+                                                         modctx_context_load_safetensors_from_memory);
+    EXPECT(api->status_class_of == modctx_status_class_of && api->check_request == modctx_check_request &&
+           api->model_from_config == modctx_model_from_config &&
+           api->model_from_config_string == modctx_model_from_config_string);
   }
-  EXPECT(modctx_get_api(1) == api);
+  EXPECT(modctx_get_api(1) == api); /* version 1's table is the prefix of the same table */
+  EXPECT(modctx_get_api(2) == api);
   EXPECT(modctx_get_api(0) == NULL);
   EXPECT(modctx_get_api(MODCTX_ABI_VERSION + 1) == NULL);
-  EXPECT_STR(modctx_last_error(), "modctx_get_api: ABI version 2 is not served (this library serves 1 to 1)");
+  EXPECT_STR(modctx_last_error(), "modctx_get_api: ABI version 3 is not served (this library serves 1 to 2)");
 }
 
 static modctx_model model_of(modctx_arch arch, int64_t hidden) {
@@ -1051,6 +1083,575 @@ static void test_nulls(void) {
   modctx_builder_free(b);
 }
 
+/* ------------------------------------------------------------------ ABI version 2 */
+
+static void test_status_classes(void) {
+  int s;
+  for (s = MODCTX_OK; s <= MODCTX_ERR_LENGTH; ++s) {
+    modctx_status_class want;
+    switch ((modctx_status)s) {
+      case MODCTX_OK: want = MODCTX_CLASS_OK; break;
+      case MODCTX_ERR_INVALID_ARGUMENT: /* the caller passed it */
+      case MODCTX_ERR_UNSUPPORTED:      /* this build cannot serve it */
+      case MODCTX_ERR_OUT_OF_MEMORY:
+      case MODCTX_ERR_INTERNAL:
+      case MODCTX_ERR_IO:               /* a file the server could not read */
+        want = MODCTX_CLASS_SERVER;
+        break;
+      default: want = MODCTX_CLASS_REQUEST; break; /* ROUTES ... FORMAT, LENGTH: the request's */
+    }
+    ++checks;
+    if (modctx_status_class_of((modctx_status)s) != want) {
+      ++failures;
+      fprintf(stderr, "%s:%d: FAILED: class of %s is %d, wanted %d\n", __FILE__, __LINE__,
+              modctx_status_name((modctx_status)s), (int)modctx_status_class_of((modctx_status)s), (int)want);
+    }
+  }
+  EXPECT(modctx_status_class_of(MODCTX_ERR_SHAPE) == MODCTX_CLASS_REQUEST);
+  EXPECT(modctx_status_class_of(MODCTX_ERR_FORMAT) == MODCTX_CLASS_REQUEST);
+  EXPECT(modctx_status_class_of(MODCTX_ERR_LENGTH) == MODCTX_CLASS_REQUEST);
+  EXPECT(modctx_status_class_of(MODCTX_ERR_IO) == MODCTX_CLASS_SERVER);
+  /* Unknown values are the server's. */
+  EXPECT(modctx_status_class_of((modctx_status)21) == MODCTX_CLASS_SERVER);
+  EXPECT(modctx_status_class_of((modctx_status)-1) == MODCTX_CLASS_SERVER);
+  EXPECT(modctx_status_class_of((modctx_status)0x7fffffff) == MODCTX_CLASS_SERVER);
+  EXPECT(modctx_status_class_of((modctx_status)(-0x7fffffff - 1)) == MODCTX_CLASS_SERVER);
+}
+
+/* A borrowed CPU tensor (a request's token ids or doc_ids). data NULL: metadata only. */
+static DLTensor borrowed(void *data, int code, int bits, int ndim, int64_t *shape) {
+  DLTensor t;
+  memset(&t, 0, sizeof t);
+  t.data = data;
+  t.device.device_type = kDLCPU;
+  t.ndim = ndim;
+  t.dtype.code = (uint8_t)code;
+  t.dtype.bits = (uint8_t)bits;
+  t.dtype.lanes = 1;
+  t.shape = shape;
+  return t;
+}
+
+static modctx_request request_of(const DLTensor *tokens) {
+  modctx_request r;
+  memset(&r, 0, sizeof r);
+  r.struct_size = sizeof r;
+  r.tokens = tokens;
+  return r;
+}
+
+/* A text model of hidden size 8 with the fields a config adds. */
+static modctx_model text_model(int64_t vocab_size, int64_t max_seq_len) {
+  modctx_model m = model_of(MODCTX_ARCH_TEXT, 8);
+  m.vocab_size = vocab_size;
+  m.max_seq_len = max_seq_len;
+  return m;
+}
+
+/* A context composed by the reference's strategy for arch: image tokens (2, 4, 2), text (2, 3). */
+static modctx_context *composed(modctx_arch arch) {
+  static float image[2 * 4 * 2];
+  int64_t ishape[3] = {2, 4, 2};
+  int64_t ids[2] = {2, 3};
+  static int deleted = 0; /* counted when the context goes, after this returns */
+  modctx_context *ctx = NULL;
+  EXPECT_STATUS(modctx_compose(arch, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), ids, kDLCPU, 0, NULL,
+                               &ctx),
+                MODCTX_OK);
+  return ctx;
+}
+
+/* The version-1 struct (struct_size up to text_dtype) is still accepted by
+ * modctx_check_model and modctx_check_request, and what follows it is not read. */
+static void test_model_struct_growth(void) {
+  int64_t tokens_shape[2] = {2, 40};
+  DLTensor tokens = borrowed(NULL, kDLInt, 64, 2, tokens_shape);
+  modctx_request r = request_of(&tokens);
+  modctx_model m = text_model(10, 16); /* vocab 10, 16 positions: (2, 40) is too long */
+  void *v1;
+  m.cross_attention_blocks = -1;
+  strcpy(m.modalities, "a,,b"); /* malformed: refused when read */
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_check_request: model->modalities \"a,,b\" has an empty name");
+  strcpy(m.modalities, "");
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_LENGTH);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens_shape, 2, 0, 0), MODCTX_ERR_LENGTH);
+  /* The same struct declared as version 1: max_seq_len and the rest are not read. */
+  strcpy(m.modalities, "a,,b");
+  m.struct_size = (uint32_t)MODCTX_MODEL_SIZE_V1;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens_shape, 2, 0, 0), MODCTX_OK);
+  m.arch = MODCTX_ARCH_CROSS_ATTENTION; /* blocks -1 (none fire) is not read: a block fires */
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_MISSING_FIELD);
+  m.struct_size = sizeof m;
+  strcpy(m.modalities, "");
+  m.max_seq_len = 0;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK); /* no block fires */
+  /* Exactly a version-1 struct in memory (an old caller's): nothing past it is touched (ASan). */
+  v1 = malloc(MODCTX_MODEL_SIZE_V1);
+  if (v1) {
+    modctx_model old = m;
+    old.struct_size = (uint32_t)MODCTX_MODEL_SIZE_V1;
+    old.arch = MODCTX_ARCH_TEXT;
+    memcpy(v1, &old, MODCTX_MODEL_SIZE_V1);
+    EXPECT_STATUS(modctx_check_request(NULL, (const modctx_model *)v1, &r, 0), MODCTX_OK);
+    EXPECT_STATUS(modctx_check_model(NULL, (const modctx_model *)v1, tokens_shape, 2, 0, 0), MODCTX_OK);
+    free(v1);
+  }
+  /* Smaller than version 1: refused. */
+  m.struct_size = (uint32_t)MODCTX_MODEL_SIZE_V1 - 1;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_check_request: model->struct_size 39 is smaller than modctx_model (40)");
+  EXPECT_STATUS(modctx_check_model(NULL, &m, tokens_shape, 2, 0, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  /* A struct between the versions: the fields it covers are read. */
+  m = text_model(10, 16);
+  m.struct_size = (uint32_t)offsetof(modctx_model, cross_attention_blocks);
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_LENGTH);
+  m.struct_size = (uint32_t)offsetof(modctx_model, max_seq_len);
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+}
+
+/* Whole requests through C, end to end: each rule at its boundary both ways. */
+static void test_request_checks(void) {
+  int64_t shape16[2] = {2, 16}, shape17[2] = {2, 17}, shape12[2] = {2, 12}, shape13[2] = {2, 13};
+  int64_t shape6[2] = {2, 6}, shape7[2] = {2, 7}, shape1[2] = {2, 1}, shape3[2] = {2, 3};
+  int64_t ids_shape[2] = {2, 3}, doc_shape[2] = {2, 3}, bad_doc_shape[2] = {2, 4}, flat[1] = {6};
+  int64_t ids[6] = {0, 5, 99, 1, 2, 3};
+  int32_t ids32[6] = {0, 5, 99, 1, 2, 3};
+  int64_t docs[6] = {0, 0, 1, 0, 1, 1};
+  modctx_model m = text_model(100, 16);
+  DLTensor t;
+  DLTensor d;
+  modctx_request r;
+  modctx_context *joint = composed(MODCTX_ARCH_JOINT_DECODER); /* prefix (2, 4, 2), kpm (2, 7), slice 4: */
+  modctx_context *mot = composed(MODCTX_ARCH_MOT);             /* the same and modality_ids (2, 7) */
+
+  /* The RoPE budget: exactly max_seq_len positions run, one more does not. */
+  t = borrowed(NULL, kDLInt, 64, 2, shape16);
+  r = request_of(&t);
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  t.shape = shape17;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_LENGTH);
+  EXPECT_STR(modctx_last_error(),
+             "sequence of 17 positions exceeds the model's max_seq_len 16 (the length of its RoPE table)");
+  /* With the caches' fill. */
+  r.kv_caches = MODCTX_KV_STATE;
+  r.kv_seq_len = 4;
+  r.kv_capacity = 64;
+  r.kv_batch = 2;
+  t.shape = shape12;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  t.shape = shape13;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_LENGTH);
+  EXPECT_STR(modctx_last_error(), "KV caches at position 4 plus 13 new positions exceed the model's max_seq_len 16 "
+                                  "(the length of its RoPE table)");
+  /* The caches' room and batch. */
+  r.kv_capacity = 10;
+  t.shape = shape6;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  t.shape = shape7;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_KV_CACHE);
+  EXPECT_STR(modctx_last_error(), "kv_caches hold 4 of 10 positions; 7 new positions do not fit");
+  t.shape = shape1;
+  r.kv_batch = 3;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_KV_CACHE);
+  EXPECT_STR(modctx_last_error(), "kv_caches have batch size 3, but tokens has batch size 2");
+  r.kv_batch = 2;
+  r.kv_seq_len = 11; /* a state that cannot exist: the caller's mistake */
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(modctx_status_class_of(MODCTX_ERR_INVALID_ARGUMENT) == MODCTX_CLASS_SERVER);
+  /* MODCTX_KV_GIVEN ignores the state's fields. */
+  r.kv_caches = MODCTX_KV_GIVEN;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  /* ... and the training-only fields still clash with caches (the reference's forward check). */
+  EXPECT_STATUS(modctx_check_request(joint, &m, &r, 0), MODCTX_ERR_KV_CACHE);
+  EXPECT_STR(modctx_last_error(), "modality.output_slice is training-only; cannot be combined with kv_caches");
+
+  /* Joint-Decoder: the budget is over N + T. */
+  r = request_of(&t);
+  t.shape = shape3;
+  m = text_model(100, 7);
+  m.arch = MODCTX_ARCH_JOINT_DECODER;
+  m.hidden_size = 2;
+  EXPECT_STATUS(modctx_check_request(joint, &m, &r, 0), MODCTX_OK);
+  m.max_seq_len = 6;
+  EXPECT_STATUS(modctx_check_request(joint, &m, &r, 0), MODCTX_ERR_LENGTH);
+  /* MoT: each modality counts from 0, split at the model's image tokens. */
+  m.arch = MODCTX_ARCH_MOT;
+  m.num_image_tokens = 4;
+  m.max_seq_len = 4;
+  EXPECT_STATUS(modctx_check_request(mot, &m, &r, 0), MODCTX_OK);
+  m.max_seq_len = 3;
+  EXPECT_STATUS(modctx_check_request(mot, &m, &r, 0), MODCTX_ERR_LENGTH);
+  EXPECT_STR(modctx_last_error(), "MoT image stream of 4 positions exceeds the model's max_seq_len 3 "
+                                  "(each modality counts its positions from 0)");
+  /* MoT's modalities, given by name. */
+  m.max_seq_len = 0;
+  strcpy(m.modalities, "image,text");
+  EXPECT_STATUS(modctx_check_request(mot, &m, &r, 0), MODCTX_OK);
+  strcpy(m.modalities, "image,video");
+  EXPECT_STATUS(modctx_check_request(mot, &m, &r, 0), MODCTX_ERR_SHAPE);
+  EXPECT_STR(modctx_last_error(), "MoTBlock.forward: streams keys ['image', 'text'] do not match construction-time "
+                                  "modalities ['image', 'video']");
+  strcpy(m.modalities, "image,text,video"); /* num_modalities 0: the three names */
+  EXPECT_STATUS(modctx_check_request(mot, &m, &r, 0), MODCTX_ERR_SHAPE);
+  m.num_modalities = 2; /* two for three names: an impossible model */
+  EXPECT_STATUS(modctx_check_request(mot, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  strcpy(m.modalities, "");
+  m.num_modalities = 0;
+
+  /* doc_ids: over the residual (B, N + T); not with MoT; not with KV caches. */
+  d = borrowed(docs, kDLInt, 64, 2, bad_doc_shape);
+  r.doc_ids = &d;
+  m = text_model(100, 16);
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_SHAPE);
+  EXPECT_STR(modctx_last_error(), "doc_ids shape (2, 4) does not match residual shape (2, 3)");
+  d.shape = doc_shape;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  r.kv_caches = MODCTX_KV_GIVEN;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_KV_CACHE);
+  EXPECT_STR(modctx_last_error(), "doc_ids / key_padding_mask are not supported with kv_cache decode (would build an "
+                                  "incorrect causal mask).");
+  r.kv_caches = MODCTX_KV_NONE;
+  {
+    int64_t residual[2] = {2, 7};
+    modctx_model mm = model_of(MODCTX_ARCH_MOT, 2);
+    d.shape = residual;
+    d.data = NULL; /* described only */
+    EXPECT_STATUS(modctx_check_request(mot, &mm, &r, 0), MODCTX_ERR_UNUSED_FIELD);
+    EXPECT_STR(modctx_last_error(), "doc_ids is not used by a mot model");
+    mm.arch = MODCTX_ARCH_MOMA;
+    EXPECT_STATUS(modctx_check_request(mot, &mm, &r, 0), MODCTX_OK);
+    d.device.device_type = kDLCUDA; /* one device for all, the request's tensors too */
+    EXPECT_STATUS(modctx_check_request(mot, &mm, &r, 0), MODCTX_ERR_DEVICE);
+    EXPECT_STR(modctx_last_error(), "doc_ids is on cuda:0, but modality.prefix_embeds is on cpu");
+    d.device.device_type = kDLCPU;
+    d.data = docs;
+  }
+  r.doc_ids = NULL;
+
+  /* The token ids' dtype: what nn.Embedding takes. */
+  t = borrowed(ids, kDLInt, 64, 2, ids_shape);
+  r = request_of(&t);
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  t.dtype.bits = 32;
+  t.data = ids32;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  t.dtype.code = kDLFloat;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_DTYPE);
+  EXPECT_STR(modctx_last_error(),
+             "tokens.dtype must be torch.int64 or torch.int32 (nn.Embedding's indices), got torch.float32");
+  t.dtype.code = kDLInt;
+  t.dtype.bits = 16;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_DTYPE);
+  t.dtype.code = MODCTX_DLPACK_BOOL;
+  t.dtype.bits = 8;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_DTYPE);
+  t.dtype.code = kDLInt;
+  t.dtype.bits = 64;
+  t.data = ids;
+  t.ndim = 1;
+  t.shape = flat;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_SHAPE);
+  EXPECT_STR(modctx_last_error(), "tokens must have shape (B, T), got (6,)");
+  t.ndim = 2;
+  t.shape = ids_shape;
+
+  /* Token id values: vocab_size - 1 runs, vocab_size does not (asked for by name). */
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_OK); /* max 99 */
+  m.vocab_size = 99;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK); /* values not read unless asked */
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_ERR_VALUE);
+  EXPECT_STR(modctx_last_error(), "tokens values must be in [0, 99) (the model's vocab_size), found 99");
+  EXPECT(modctx_status_class_of(MODCTX_ERR_VALUE) == MODCTX_CLASS_REQUEST);
+  m.vocab_size = 100;
+  t.data = ids32;
+  t.dtype.bits = 32;
+  ids32[3] = -1;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_ERR_VALUE);
+  EXPECT_STR(modctx_last_error(), "tokens values must be in [0, 100) (the model's vocab_size), found -1");
+  ids32[3] = 1;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_OK);
+  {
+    /* A strided view: only the elements it covers are read (the 99s are skipped). */
+    int64_t strided[8] = {1, 99, 2, 99, 3, 99, 4, 99};
+    int64_t shape2[2] = {2, 2}, strides[2] = {4, 2};
+    DLTensor v = borrowed(strided, kDLInt, 64, 2, shape2);
+    modctx_request rv = request_of(&v);
+    m.vocab_size = 5;
+    v.strides = strides;
+    EXPECT_STATUS(modctx_check_request(NULL, &m, &rv, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_OK);
+    v.byte_offset = 8; /* now the view starts at the first 99 */
+    EXPECT_STATUS(modctx_check_request(NULL, &m, &rv, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_ERR_VALUE);
+    m.vocab_size = 100;
+  }
+  /* Without data, or off the host, values cannot be checked: the server's problem. */
+  t.data = NULL;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_ERR_UNSUPPORTED);
+  EXPECT(modctx_status_class_of(MODCTX_ERR_UNSUPPORTED) == MODCTX_CLASS_SERVER);
+  t.data = ids32;
+  t.device.device_type = kDLCUDA;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_ERR_UNSUPPORTED);
+  t.device.device_type = kDLCPU;
+  /* A shape alone (modctx_check_model) has no values. */
+  EXPECT_STATUS(modctx_check_model(NULL, &m, ids_shape, 2, 0, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_ERR_UNSUPPORTED);
+  EXPECT_STR(modctx_last_error(), "tokens are given as a shape only; their values were not checked");
+  /* The modality_ids value check through a request too. */
+  {
+    modctx_model mm = model_of(MODCTX_ARCH_MOMA, 2);
+    t.shape = shape3;
+    t.data = NULL;
+    EXPECT_STATUS(modctx_check_request(mot, &mm, &r, MODCTX_CHECK_MODALITY_ID_VALUES | MODCTX_CHECK_TOKEN_ID_VALUES),
+                  MODCTX_OK); /* no vocab_size: no token check */
+    mm.num_modalities = 1;
+    EXPECT_STATUS(modctx_check_request(mot, &mm, &r, MODCTX_CHECK_MODALITY_ID_VALUES), MODCTX_ERR_VALUE);
+  }
+  /* Cross-Attention: blocks that fire need image_features; with none, nothing is required. */
+  m = text_model(0, 0);
+  m.arch = MODCTX_ARCH_CROSS_ATTENTION;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_MISSING_FIELD);
+  m.cross_attention_blocks = 3;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_MISSING_FIELD);
+  m.cross_attention_blocks = -1;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  /* No tokens: the reference's first forward check. */
+  r.tokens = NULL;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_FORWARD_INPUTS);
+
+  /* Arguments. */
+  r = request_of(&t);
+  EXPECT_STATUS(modctx_check_request(NULL, NULL, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_check_request: model is NULL");
+  EXPECT_STATUS(modctx_check_request(NULL, &m, NULL, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_check_request: request is NULL");
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 4), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_check_request: unknown value_checks bits 0x4");
+  r.kv_caches = (modctx_kv_caches)3;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_check_request: request->kv_caches 3 is not MODCTX_KV_NONE (0), "
+                                  "MODCTX_KV_GIVEN (1) or MODCTX_KV_STATE (2)");
+  r.kv_caches = MODCTX_KV_NONE;
+  r.struct_size = sizeof r - 1;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(strstr(modctx_last_error(), "request->struct_size") != NULL);
+  r.struct_size = sizeof r;
+  t.ndim = 33;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "tokens: ndim 33 is out of range [0, 32]");
+  t.ndim = 2;
+  t.dtype.code = 200;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "tokens: unknown DLPack dtype code 200");
+  t.dtype.code = kDLInt;
+  d = borrowed(docs, kDLInt, 64, 2, doc_shape);
+  d.device.device_type = (DLDeviceType)99;
+  r.doc_ids = &d;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "doc_ids: unknown DLPack device type 99");
+  modctx_context_free(joint);
+  modctx_context_free(mot);
+}
+
+/* Borrowed, not consumed: the deleter of a managed tensor whose DLTensor a
+ * request points at never runs, on success or failure; nothing is written. */
+static void test_borrowed_tensors(void) {
+  int64_t ids[6] = {1, 2, 3, 4, 5, 6};
+  int64_t shape[2] = {2, 3};
+  int deleted = 0, i;
+  modctx_model m = text_model(5, 16);
+  DLManagedTensor *tokens = tt_dlpack(ids, kDLInt, 64, 2, shape, NULL, &deleted);
+  DLManagedTensor *docs = tt_dlpack(ids, kDLInt, 64, 2, shape, NULL, &deleted);
+  modctx_request r = request_of(&tokens->dl_tensor);
+  r.doc_ids = &docs->dl_tensor;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES), MODCTX_ERR_VALUE);
+  docs->dl_tensor.shape[1] = -1;
+  EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "doc_ids: shape[1] is -1 (sizes must be >= 0)");
+  docs->dl_tensor.shape[1] = 3;
+  EXPECT_STATUS(modctx_check_request(NULL, NULL, &r, 0), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(deleted == 0);
+  for (i = 0; i < 6; ++i) EXPECT(ids[i] == i + 1);
+  EXPECT(tokens->dl_tensor.shape[0] == 2 && tokens->dl_tensor.data == (void *)ids);
+  tokens->deleter(tokens);
+  docs->deleter(docs);
+  EXPECT(deleted == 2);
+}
+
+/* A model from its own config: a file and a string. */
+static const char *const MOT_CONFIG =
+    "# a small MoT model\n"
+    "[model]\n"
+    "dim = 64\n"
+    "n_layers = 4\n"
+    "n_heads = 4\nn_kv_heads = 4\n"
+    "vocab_size = 1000\n"
+    "max_seq_len = 80\n"
+    "\n"
+    "[vision_encoder]\n"
+    "type = \"random\"\n"
+    "feature_dim = 32\n"
+    "num_tokens = 16\n"
+    "\n"
+    "[vlm]\n"
+    "arch = \"mot\"\n"
+    "max_text_len = 64\n"
+    "\n"
+    "[train]\n"
+    "mixed_precision = \"bf16\"\n";
+
+static void test_config(void) {
+  const char *path = "capi_test_config.toml";
+  const char *text_config = "[model]\ndim = 32\nn_heads = 4\nn_kv_heads = 4\nvocab_size = 100\nmax_seq_len = 16\n";
+  modctx_model m, v1;
+  FILE *f = fopen(path, "wb");
+  EXPECT(f != NULL);
+  if (!f) return;
+  fputs(MOT_CONFIG, f);
+  fclose(f);
+
+  memset(&m, 0x5a, sizeof m);
+  m.struct_size = sizeof m;
+  EXPECT_STATUS(modctx_model_from_config(path, &m), MODCTX_OK);
+  EXPECT(m.struct_size == sizeof m);
+  EXPECT(m.arch == MODCTX_ARCH_MOT && m.hidden_size == 64 && m.vocab_size == 1000 && m.max_seq_len == 80);
+  EXPECT(m.num_image_tokens == 16 && m.num_modalities == 2 && m.text_dtype == MODCTX_DTYPE_BFLOAT16);
+  EXPECT(m.cross_attention_blocks == 0);
+  EXPECT_STR(m.modalities, "image,text");
+  {
+    /* The model checks a request: a MoT context of 16 image tokens, text up to 64. */
+    static float image[1 * 16 * 64];
+    int64_t ishape[3] = {1, 16, 64};
+    int64_t ids[2] = {1, 64}, long_ids[2] = {1, 81};
+    int deleted = 0;
+    modctx_context *ctx = NULL;
+    DLTensor t = borrowed(NULL, kDLInt, 64, 2, ids);
+    modctx_request r = request_of(&t);
+    EXPECT_STATUS(modctx_compose(MODCTX_ARCH_MOT, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), ids,
+                                 kDLCPU, 0, NULL, &ctx),
+                  MODCTX_OK);
+    EXPECT_STATUS(modctx_check_request(ctx, &m, &r, 0), MODCTX_OK);
+    modctx_context_free(ctx);
+    /* 81 text positions: the text stream overflows the RoPE table. */
+    EXPECT_STATUS(modctx_compose(MODCTX_ARCH_MOT, tt_dlpack(image, kDLFloat, 32, 3, ishape, NULL, &deleted), long_ids,
+                                 kDLCPU, 0, NULL, &ctx),
+                  MODCTX_OK);
+    t.shape = long_ids;
+    EXPECT_STATUS(modctx_check_request(ctx, &m, &r, 0), MODCTX_ERR_LENGTH);
+    modctx_context_free(ctx);
+    EXPECT(deleted == 2);
+  }
+
+  /* A version-1 struct: only its fields are written (the bytes after it stay). */
+  memset(&v1, 0x5a, sizeof v1);
+  v1.struct_size = (uint32_t)MODCTX_MODEL_SIZE_V1;
+  EXPECT_STATUS(modctx_model_from_config(path, &v1), MODCTX_OK);
+  EXPECT(v1.arch == MODCTX_ARCH_MOT && v1.hidden_size == 64 && v1.num_image_tokens == 16);
+  EXPECT(v1.vocab_size == 0x5a5a5a5a5a5a5a5aLL && (unsigned char)v1.modalities[0] == 0x5a);
+  v1.struct_size = (uint32_t)MODCTX_MODEL_SIZE_V1 - 8;
+  EXPECT_STATUS(modctx_model_from_config(path, &v1), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_model_from_config: out->struct_size 32 is smaller than modctx_model (40)");
+  remove(path);
+
+  /* From a string: a text model. */
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  EXPECT_STATUS(modctx_model_from_config_string(text_config, strlen(text_config), &m), MODCTX_OK);
+  EXPECT(m.arch == MODCTX_ARCH_TEXT && m.hidden_size == 32 && m.vocab_size == 100 && m.max_seq_len == 16);
+  EXPECT(m.num_image_tokens < 0 && m.text_dtype == MODCTX_DTYPE_BFLOAT16 && m.cross_attention_blocks == 0 && m.modalities[0] == '\0');
+  {
+    int64_t shape16[2] = {2, 16}, shape17[2] = {2, 17};
+    DLTensor t = borrowed(NULL, kDLInt, 64, 2, shape16);
+    modctx_request r = request_of(&t);
+    EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_OK);
+    t.shape = shape17;
+    EXPECT_STATUS(modctx_check_request(NULL, &m, &r, 0), MODCTX_ERR_LENGTH);
+  }
+  /* Only len bytes are read: the text past them (here a broken line) is not. */
+  {
+    char buf[128];
+    size_t n = strlen(text_config);
+    memcpy(buf, text_config, n);
+    strcpy(buf + n, "dim = \"oops");
+    EXPECT_STATUS(modctx_model_from_config_string(buf, n, &m), MODCTX_OK);
+    EXPECT_STATUS(modctx_model_from_config_string(buf, strlen(buf), &m), MODCTX_ERR_FORMAT);
+  }
+  /* Configs that cannot be used: a message naming the key; *out unchanged. */
+  {
+    const char *bad = "[model]\ndim = \"big\"\n";
+    modctx_model before = m;
+    EXPECT_STATUS(modctx_model_from_config_string(bad, strlen(bad), &m), MODCTX_ERR_FORMAT);
+    EXPECT(strstr(modctx_last_error(), "<config>") != NULL && strstr(modctx_last_error(), "model.dim") != NULL);
+    EXPECT(memcmp(&before, &m, sizeof m) == 0);
+    EXPECT(modctx_status_class_of(MODCTX_ERR_FORMAT) == MODCTX_CLASS_REQUEST);
+  }
+  EXPECT_STATUS(modctx_model_from_config_string("", 0, &m), MODCTX_OK); /* every default: a text model */
+  EXPECT(m.arch == MODCTX_ARCH_TEXT && m.hidden_size == 4096 && m.vocab_size == 32000 && m.max_seq_len == 2048);
+  EXPECT_STATUS(modctx_model_from_config("/nonexistent/modctx/train.toml", &m), MODCTX_ERR_IO);
+  EXPECT(strstr(modctx_last_error(), "/nonexistent/modctx/train.toml") != NULL);
+  /* Arguments. */
+  EXPECT_STATUS(modctx_model_from_config(NULL, &m), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_model_from_config: path is NULL");
+  EXPECT_STATUS(modctx_model_from_config(path, NULL), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STATUS(modctx_model_from_config_string(NULL, 3, &m), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT_STR(modctx_last_error(), "modctx_model_from_config_string: text (with len > 0) is NULL");
+  EXPECT_STATUS(modctx_model_from_config_string(NULL, 0, &m), MODCTX_OK);
+  EXPECT_STATUS(modctx_model_from_config_string(text_config, strlen(text_config), NULL), MODCTX_ERR_INVALID_ARGUMENT);
+}
+
+/* The KV caches' state saved with a context and loaded back; a version-1
+ * modctx_forward_args still saves and loads (without the state). */
+static void test_forward_args_kv_state(void) {
+  const char *path = "capi_test_kv.safetensors";
+  modctx_builder *b = NULL;
+  modctx_context *ctx = NULL, *loaded = NULL;
+  modctx_forward_args fw, back;
+  unsigned char v1[sizeof(modctx_forward_args)];
+  modctx_forward_args *old = (modctx_forward_args *)v1;
+  EXPECT_STATUS(modctx_builder_new(&b), MODCTX_OK);
+  EXPECT_STATUS(modctx_builder_build(b, &ctx), MODCTX_OK);
+  modctx_builder_free(b);
+  memset(&fw, 0, sizeof fw);
+  fw.struct_size = sizeof fw;
+  fw.present = 1;
+  fw.has_tokens = 1;
+  fw.tokens_ndim = 2;
+  fw.tokens_shape[0] = 2;
+  fw.tokens_shape[1] = 1;
+  fw.kv_state_present = 1; /* implies has_kv_caches */
+  fw.kv_seq_len = 37;
+  fw.kv_capacity = 1024;
+  fw.kv_batch = 2;
+  EXPECT_STATUS(modctx_context_save_safetensors(ctx, path, &fw), MODCTX_OK);
+  memset(&back, 0x5a, sizeof back);
+  back.struct_size = sizeof back;
+  EXPECT_STATUS(modctx_context_load_safetensors(path, &loaded, &back), MODCTX_OK);
+  EXPECT(back.present == 1 && back.has_kv_caches == 1 && back.kv_state_present == 1 && back.kv_seq_len == 37 &&
+         back.kv_capacity == 1024 && back.kv_batch == 2 && back.tokens_shape[1] == 1);
+  modctx_context_free(loaded);
+  /* A version-1 struct: loaded without the state, nothing written past it. */
+  memset(v1, 0x5a, sizeof v1);
+  old->struct_size = (uint32_t)MODCTX_FORWARD_ARGS_SIZE_V1;
+  EXPECT_STATUS(modctx_context_load_safetensors(path, &loaded, old), MODCTX_OK);
+  EXPECT(old->present == 1 && old->has_kv_caches == 1 && old->has_tokens == 1);
+  EXPECT(v1[MODCTX_FORWARD_ARGS_SIZE_V1] == 0x5a && v1[sizeof v1 - 1] == 0x5a);
+  modctx_context_free(loaded);
+  /* ... and saves without it: the state fields past struct_size are not read. */
+  old->kv_state_present = 1;
+  old->kv_seq_len = -5;
+  old->has_kv_caches = 0;
+  EXPECT_STATUS(modctx_context_save_safetensors(ctx, path, old), MODCTX_OK);
+  EXPECT_STATUS(modctx_context_load_safetensors(path, &loaded, &back), MODCTX_OK);
+  EXPECT(back.present == 1 && back.has_kv_caches == 0 && back.kv_state_present == 0);
+  modctx_context_free(loaded);
+  old->struct_size = (uint32_t)MODCTX_FORWARD_ARGS_SIZE_V1 - 8;
+  EXPECT_STATUS(modctx_context_load_safetensors(path, &loaded, old), MODCTX_ERR_INVALID_ARGUMENT);
+  EXPECT(loaded == NULL);
+  remove(path);
+  modctx_context_free(ctx);
+}
+
 int main(void) {
   /* tools/run-tests.sh's valgrind probe: start-up only (libraries loaded, constructors run). */
   if (getenv("MODCTX_TEST_EXIT_AT_START")) return 0;
@@ -1072,6 +1673,12 @@ int main(void) {
   test_api_layout();
   test_get_api();
   test_nulls();
+  test_status_classes();
+  test_model_struct_growth();
+  test_request_checks();
+  test_borrowed_tensors();
+  test_config();
+  test_forward_args_kv_state();
   if (tt_live_allocations() != 0) {
     ++failures;
     fprintf(stderr, "FAILED: %d test tensors were never released\n", tt_live_allocations());

@@ -2,6 +2,7 @@
  * modctx_get_api, then everything through the table.
  * usage: dlopen_test PATH/TO/libmodctx.so */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,7 +49,47 @@ int main(int argc, char **argv) {
   if (!api) return 1;
   EXPECT(api->served_abi_version == MODCTX_ABI_VERSION);
   EXPECT(api->abi_version() == MODCTX_ABI_VERSION);
-  EXPECT(strcmp(api->last_error(), "modctx_get_api: ABI version 2 is not served (this library serves 1 to 1)") == 0);
+  EXPECT(strcmp(api->last_error(), "modctx_get_api: ABI version 3 is not served (this library serves 1 to 2)") == 0);
+  /* A program built for version 1 gets a table whose version-1 entries are these. */
+  {
+    const modctx_api *v1 = get_api(1);
+    EXPECT(v1 != NULL && v1->served_abi_version >= 1 && v1->struct_size >= offsetof(modctx_api, status_class_of));
+    EXPECT(v1 && v1->builder_new == api->builder_new && v1->check_model == api->check_model &&
+           v1->context_load_safetensors_from_memory == api->context_load_safetensors_from_memory);
+  }
+  /* Version 2's entries, through the table. */
+  EXPECT(api->struct_size >= offsetof(modctx_api, model_from_config_string) + sizeof api->model_from_config_string);
+  EXPECT(api->status_class_of(MODCTX_ERR_LENGTH) == MODCTX_CLASS_REQUEST);
+  EXPECT(api->status_class_of(MODCTX_ERR_OUT_OF_MEMORY) == MODCTX_CLASS_SERVER);
+  {
+    const char *config = "[model]\ndim = 8\nn_heads = 2\nn_kv_heads = 2\nvocab_size = 50\nmax_seq_len = 5\n";
+    modctx_model m;
+    modctx_request r;
+    DLTensor tokens;
+    int64_t ids[2 * 5] = {0, 1, 2, 3, 49, 0, 1, 2, 3, 50};
+    int64_t tshape[2] = {2, 5};
+    memset(&m, 0, sizeof m);
+    m.struct_size = sizeof m;
+    EXPECT(api->model_from_config_string(config, strlen(config), &m) == MODCTX_OK);
+    EXPECT(m.arch == MODCTX_ARCH_TEXT && m.hidden_size == 8 && m.vocab_size == 50 && m.max_seq_len == 5);
+    EXPECT(api->model_from_config("/nonexistent/modctx.toml", &m) == MODCTX_ERR_IO);
+    memset(&tokens, 0, sizeof tokens);
+    tokens.data = ids;
+    tokens.device.device_type = kDLCPU;
+    tokens.ndim = 2;
+    tokens.dtype.code = kDLInt;
+    tokens.dtype.bits = 64;
+    tokens.dtype.lanes = 1;
+    tokens.shape = tshape;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    r.tokens = &tokens;
+    EXPECT(api->check_request(NULL, &m, &r, 0) == MODCTX_OK);
+    EXPECT(api->check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES) == MODCTX_ERR_VALUE);
+    EXPECT(strcmp(api->last_error(), "tokens values must be in [0, 50) (the model's vocab_size), found 50") == 0);
+    ids[9] = 49;
+    EXPECT(api->check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES) == MODCTX_OK);
+  }
 
   /* A Joint-Decoder context, checked for a training forward. */
   EXPECT(api->builder_new(&b) == MODCTX_OK);

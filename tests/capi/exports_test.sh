@@ -17,7 +17,8 @@ for f in modctx_builder_new modctx_builder_free modctx_builder_set_dlpack modctx
          modctx_builder_new_from_context modctx_builder_set_tensor modctx_context_retain \
          modctx_context_apply_output_slice modctx_field_name modctx_check_model modctx_arch_name modctx_compose \
          modctx_context_residual_length modctx_context_compose_residual modctx_context_save_safetensors \
-         modctx_context_load_safetensors modctx_context_load_safetensors_from_memory; do
+         modctx_context_load_safetensors modctx_context_load_safetensors_from_memory \
+         modctx_status_class_of modctx_check_request modctx_model_from_config modctx_model_from_config_string; do
   # a here-string, not a pipe: grep -q exits at the first match and, under pipefail,
   # the SIGPIPE of the writer would turn a found symbol into a failure.
   grep -qx "$f" <<<"$symbols" || { echo "FAIL: $f is not exported"; failed=$((failed + 1)); }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "modctx.h"
@@ -475,9 +476,260 @@ static void empty_view_at_address_space_end(void) {
   modctx_builder_free(b);
 }
 
+/* ------------------------------------------------------------------ requests (ABI 2) */
+
+static modctx_model request_model(void) {
+  modctx_model m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  m.arch = MODCTX_ARCH_TEXT;
+  m.hidden_size = 8;
+  m.num_image_tokens = -1;
+  m.text_dtype = -1;
+  return m;
+}
+
+/* The same hostile descriptors as a request's token ids and doc_ids:
+ * validated as any tensor handed in (same status, same message, named
+ * "tokens: " or "doc_ids: "), except that NULL data only describes the
+ * tensor; borrowed, so never released. */
+static void run_request_case(const hostile_case *c, int as_doc_ids) {
+  static int64_t ok_shape[2] = {2, 3};
+  static int64_t ids[6];
+  const char *prefix = as_doc_ids ? "doc_ids: " : "tokens: ";
+  int deleted = 0;
+  modctx_status got, want = c->want;
+  const char *part = c->message_part;
+  int64_t *shape = (int64_t *)c->shape;
+  char *base = c->null_data ? NULL : c->address ? (char *)c->address : (char *)data + c->data_shift;
+  modctx_model m = request_model();
+  modctx_request r;
+  DLTensor good;
+  DLManagedTensor *t;
+  if (c->versioned) return; /* a request borrows DLTensors: no version to read */
+  ++cases;
+  t = tt_dlpack(base, c->code, c->bits, c->ndim, c->null_shape ? NULL : shape, c->use_strides ? c->strides : NULL,
+                &deleted);
+  t->dl_tensor.dtype.lanes = (uint16_t)c->lanes;
+  t->dl_tensor.byte_offset = c->byte_offset;
+  t->dl_tensor.device.device_type = (DLDeviceType)c->device_type;
+  t->dl_tensor.device.device_id = c->device_id;
+  memset(&good, 0, sizeof good);
+  good.data = ids;
+  good.device.device_type = kDLCPU;
+  good.ndim = 2;
+  good.dtype.code = kDLInt;
+  good.dtype.bits = 64;
+  good.dtype.lanes = 1;
+  good.shape = ok_shape;
+  memset(&r, 0, sizeof r);
+  r.struct_size = sizeof r;
+  r.tokens = as_doc_ids ? &good : &t->dl_tensor;
+  r.doc_ids = as_doc_ids ? &t->dl_tensor : NULL;
+  if (c->null_data && part && strstr(part, "data is NULL")) want = MODCTX_OK, part = NULL; /* metadata only */
+  got = modctx_check_request(NULL, &m, &r, 0);
+  if (want != MODCTX_OK) {
+    if (got != want) {
+      ++failures;
+      fprintf(stderr, "FAILED request %s %s: %s, wanted %s (%s)\n", prefix, c->name, modctx_status_name(got),
+              modctx_status_name(want), modctx_last_error());
+    } else if (strncmp(modctx_last_error(), prefix, strlen(prefix)) != 0 ||
+               (part && !strstr(modctx_last_error(), part))) {
+      ++failures;
+      fprintf(stderr, "FAILED request %s %s: message \"%s\"\n", prefix, c->name, modctx_last_error());
+    }
+  } else if (got != MODCTX_OK && strncmp(modctx_last_error(), prefix, strlen(prefix)) == 0) {
+    /* Imported: the checks may refuse the request (a float, a wrong shape), the import may not. */
+    ++failures;
+    fprintf(stderr, "FAILED request %s %s: refused on import: %s\n", prefix, c->name, modctx_last_error());
+  }
+  if (deleted != 0) {
+    ++failures;
+    fprintf(stderr, "FAILED request %s %s: a borrowed tensor was released\n", prefix, c->name);
+  }
+  t->deleter(t);
+}
+
+/* Every field of a request and of a model out of range: a status and a message. */
+static void request_garbage(void) {
+  static const int kv_values[] = {-1, 3, 100, INT32_MIN, INT32_MAX};
+  static const uint32_t sizes[] = {0, 1, 4, (uint32_t)sizeof(modctx_request) - 1};
+  static const int64_t big[] = {INT64_MIN, -1, 0, 1, INT64_MAX};
+  static int64_t ids[6];
+  int64_t shape[2] = {2, 3};
+  DLTensor t;
+  modctx_request r;
+  modctx_model m = request_model();
+  size_t i, j, k;
+  memset(&t, 0, sizeof t);
+  t.data = ids;
+  t.device.device_type = kDLCPU;
+  t.ndim = 2;
+  t.dtype.code = kDLInt;
+  t.dtype.bits = 64;
+  t.dtype.lanes = 1;
+  t.shape = shape;
+  memset(&r, 0, sizeof r);
+  r.struct_size = sizeof r;
+  r.tokens = &t;
+  ++cases;
+  if (modctx_check_request(NULL, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES | MODCTX_CHECK_MODALITY_ID_VALUES) != MODCTX_OK)
+    ++failures, fprintf(stderr, "FAILED request baseline: %s\n", modctx_last_error());
+  for (i = 0; i < sizeof kv_values / sizeof kv_values[0]; ++i) {
+    ++cases;
+    r.kv_caches = (modctx_kv_caches)kv_values[i];
+    if (modctx_check_request(NULL, &m, &r, 0) != MODCTX_ERR_INVALID_ARGUMENT ||
+        !strstr(modctx_last_error(), "request->kv_caches"))
+      ++failures, fprintf(stderr, "FAILED kv_caches %d: %s\n", kv_values[i], modctx_last_error());
+  }
+  r.kv_caches = MODCTX_KV_NONE;
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; ++i) {
+    ++cases;
+    r.struct_size = sizes[i];
+    if (modctx_check_request(NULL, &m, &r, 0) != MODCTX_ERR_INVALID_ARGUMENT ||
+        !strstr(modctx_last_error(), "request->struct_size"))
+      ++failures, fprintf(stderr, "FAILED request struct_size %u: %s\n", sizes[i], modctx_last_error());
+  }
+  r.struct_size = UINT32_MAX; /* a newer caller's larger struct: what this library knows is read */
+  ++cases;
+  if (modctx_check_request(NULL, &m, &r, 0) != MODCTX_OK)
+    ++failures, fprintf(stderr, "FAILED request struct_size UINT32_MAX: %s\n", modctx_last_error());
+  r.struct_size = sizeof r;
+  /* Any KV state: refused as impossible (the caller's) or checked, never a crash or an overflow. */
+  r.kv_caches = MODCTX_KV_STATE;
+  m.max_seq_len = INT64_MAX;
+  for (i = 0; i < 5; ++i)
+    for (j = 0; j < 5; ++j)
+      for (k = 0; k < 5; ++k) {
+        modctx_status got;
+        ++cases;
+        r.kv_seq_len = big[i];
+        r.kv_capacity = big[j];
+        r.kv_batch = big[k];
+        got = modctx_check_request(NULL, &m, &r, 0);
+        if (got != MODCTX_OK && got != MODCTX_ERR_INVALID_ARGUMENT && got != MODCTX_ERR_KV_CACHE &&
+            got != MODCTX_ERR_LENGTH)
+          ++failures, fprintf(stderr, "FAILED KV state (%lld, %lld, %lld): %s\n", (long long)big[i], (long long)big[j],
+                              (long long)big[k], modctx_last_error());
+        if (big[i] < 0 || big[j] < 0 || big[k] < 0 || big[i] > big[j]) {
+          if (got != MODCTX_ERR_INVALID_ARGUMENT)
+            ++failures, fprintf(stderr, "FAILED KV state (%lld, %lld, %lld): %s, wanted INVALID_ARGUMENT\n",
+                                (long long)big[i], (long long)big[j], (long long)big[k], modctx_status_name(got));
+        }
+      }
+  r.kv_caches = MODCTX_KV_NONE;
+  /* Model fields: values out of range are refused or mean "not given". */
+  {
+    static const struct {
+      const char *name;
+      int64_t vocab, max_seq_len, blocks;
+      const char *modalities;
+      modctx_status want;
+    } models[] = {
+        {"vocab INT64_MIN (not given)", INT64_MIN, 0, 0, "", MODCTX_OK},
+        {"max_seq_len INT64_MIN (not given)", 0, INT64_MIN, 0, "", MODCTX_OK},
+        {"max_seq_len INT64_MAX", 0, INT64_MAX, 0, "", MODCTX_OK},
+        {"blocks INT64_MIN (none)", 0, 0, INT64_MIN, "", MODCTX_OK},
+        {"blocks INT64_MAX", 0, 0, INT64_MAX, "", MODCTX_OK},
+        {"vocab 1 (values not asked for)", 1, 0, 0, "", MODCTX_OK},
+        {"a name list starting with a comma", 0, 0, 0, ",text", MODCTX_ERR_INVALID_ARGUMENT},
+        {"a name list ending with a comma", 0, 0, 0, "image,", MODCTX_ERR_INVALID_ARGUMENT},
+        {"a comma alone", 0, 0, 0, ",", MODCTX_ERR_INVALID_ARGUMENT},
+        {"one name for num_modalities 0", 0, 0, 0, "image", MODCTX_OK},
+    };
+    for (i = 0; i < sizeof models / sizeof models[0]; ++i) {
+      modctx_status got;
+      modctx_model mm = request_model();
+      ++cases;
+      mm.vocab_size = models[i].vocab;
+      mm.max_seq_len = models[i].max_seq_len;
+      mm.cross_attention_blocks = models[i].blocks;
+      strcpy(mm.modalities, models[i].modalities);
+      got = modctx_check_request(NULL, &mm, &r, 0);
+      if (got != models[i].want)
+        ++failures, fprintf(stderr, "FAILED model %s: %s (%s)\n", models[i].name, modctx_status_name(got),
+                            modctx_last_error());
+    }
+  }
+  {
+    /* 128 bytes without a NUL: refused, nothing read past the array (ASan). */
+    modctx_model *mm = (modctx_model *)malloc(sizeof(modctx_model));
+    ++cases;
+    if (mm) {
+      *mm = request_model();
+      memset(mm->modalities, 'x', sizeof mm->modalities);
+      if (modctx_check_request(NULL, mm, &r, 0) != MODCTX_ERR_INVALID_ARGUMENT ||
+          !strstr(modctx_last_error(), "model->modalities is not NUL-terminated"))
+        ++failures, fprintf(stderr, "FAILED modalities without a NUL: %s\n", modctx_last_error());
+      free(mm);
+    }
+  }
+  {
+    /* Value checks beyond the known bits. */
+    static const uint32_t bits[] = {4, 8, 0x80000000u, UINT32_MAX};
+    for (i = 0; i < sizeof bits / sizeof bits[0]; ++i) {
+      ++cases;
+      if (modctx_check_request(NULL, &m, &r, bits[i]) != MODCTX_ERR_INVALID_ARGUMENT ||
+          modctx_check_model(NULL, &m, shape, 2, 0, bits[i]) != MODCTX_ERR_INVALID_ARGUMENT)
+        ++failures, fprintf(stderr, "FAILED value_checks 0x%x accepted\n", bits[i]);
+    }
+  }
+}
+
+/* Config text that is not a usable config: a status and a message, never a
+ * crash, and the struct untouched. */
+static void config_garbage(void) {
+  static char deep[4096 + 16];
+  static const char binary[] = "\x00\xff\xfe[model]\n\x01dim = 3\n";
+  const char *texts[] = {
+      "[model]\ndim = 99999999999999999999999\n",
+      "[model]\ndim = -64\n",
+      "[model]\nvocab_size = -1\n",
+      "[model]\nmax_seq_len = 0\n",
+      "[model]\ndim = 1e400\n",
+      "[model]\ndim = 64\ndim = 64\n",
+      "[model\n",
+      "[vlm]\narch = \"unknown\"\n",
+      "[nonsense]\nkey = 1\n",
+      "[model]\n\"dim\" = { a = { b = { c = 1 } } }\n",
+      "[vision_encoder]\ntype = \"siglip2\"\nnum_tokens = 0\n[vlm]\narch = \"mot\"\n",
+      deep,
+  };
+  size_t i, n = 0;
+  modctx_model m, before;
+  memcpy(deep, "x = ", 4);
+  for (i = 0; i < 4096; ++i) deep[4 + i] = '[';
+  deep[4 + 4096] = '\0';
+  memset(&m, 0x33, sizeof m);
+  m.struct_size = sizeof m;
+  before = m;
+  for (i = 0; i < sizeof texts / sizeof texts[0]; ++i) {
+    modctx_status got = modctx_model_from_config_string(texts[i], strlen(texts[i]), &m);
+    ++cases;
+    if (got != MODCTX_ERR_FORMAT || modctx_last_error()[0] == '\0' || memcmp(&m, &before, sizeof m) != 0)
+      ++failures, fprintf(stderr, "FAILED config %.40s...: %s (%s)\n", texts[i], modctx_status_name(got),
+                          modctx_last_error());
+  }
+  ++cases;
+  n = sizeof binary - 1; /* with its NUL bytes */
+  if (modctx_model_from_config_string(binary, n, &m) != MODCTX_ERR_FORMAT || memcmp(&m, &before, sizeof m) != 0)
+    ++failures, fprintf(stderr, "FAILED binary config: %s\n", modctx_last_error());
+  ++cases;
+  m.struct_size = 0;
+  if (modctx_model_from_config_string("", 0, &m) != MODCTX_ERR_INVALID_ARGUMENT)
+    ++failures, fprintf(stderr, "FAILED config into struct_size 0: %s\n", modctx_last_error());
+  ++cases;
+  if (modctx_model_from_config("/", &before) == MODCTX_OK) /* a folder */
+    ++failures, fprintf(stderr, "FAILED a folder read as a config\n");
+}
+
 int main(void) {
   size_t i;
   for (i = 0; i < sizeof table / sizeof table[0]; ++i) run_case(&table[i]);
+  for (i = 0; i < sizeof table / sizeof table[0]; ++i) run_request_case(&table[i], 0);
+  for (i = 0; i < sizeof table / sizeof table[0]; ++i) run_request_case(&table[i], 1);
+  request_garbage();
+  config_garbage();
   sequences();
   devices();
   enum_values();

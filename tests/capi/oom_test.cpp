@@ -207,6 +207,7 @@ class Run {
   DLManagedTensorVersioned* out2_ = nullptr;
   char describe_[512];
   size_t describe_len_ = 0;
+  modctx_model model_{};
 
   int* counter() {
     counters_.push_back(std::make_unique<int>(0));
@@ -377,6 +378,96 @@ class Run {
       return modctx_builder_set_dlpack(nullptr, MODCTX_FIELD_PREFIX_EMBEDS,
                                        tt_dlpack(g_prefix, kDLFloat, 32, 3, prefix_shape, nullptr, c));
     });
+
+    // ABI version 2: models from configs, whole requests (borrowed tensors:
+    // nothing to release), status classes.
+    steps_.push_back({"modctx_status_class_of", MODCTX_OK, [] {
+                        return modctx_status_class_of(MODCTX_ERR_LENGTH) == MODCTX_CLASS_REQUEST ? MODCTX_OK
+                                                                                                 : MODCTX_ERR_INTERNAL;
+                      }});
+    steps_.push_back({"modctx_model_from_config_string", MODCTX_OK, [this] {
+                        static const char config[] =
+                            "[model]\ndim = 8\nn_heads = 2\nn_kv_heads = 2\nvocab_size = 10\nmax_seq_len = 16\n"
+                            "[vision_encoder]\ntype = \"random\"\nfeature_dim = 8\nnum_tokens = 4\n"
+                            "[vlm]\narch = \"mot\"\nmax_text_len = 6\n";
+                        std::memset(&model_, 0, sizeof model_);
+                        model_.struct_size = sizeof model_;
+                        return modctx_model_from_config_string(config, sizeof config - 1, &model_);
+                      }});
+    steps_.push_back({"modctx_model_from_config_string(bad key)", MODCTX_ERR_FORMAT, [] {
+                        static const char config[] = "[model]\ndim = \"eight\"\n";
+                        modctx_model m;
+                        std::memset(&m, 0, sizeof m);
+                        m.struct_size = sizeof m;
+                        return modctx_model_from_config_string(config, sizeof config - 1, &m);
+                      }});
+    steps_.push_back({"modctx_model_from_config(missing file)", MODCTX_ERR_IO, [] {
+                        modctx_model m;
+                        std::memset(&m, 0, sizeof m);
+                        m.struct_size = sizeof m;
+                        return modctx_model_from_config("/nonexistent/modctx/train.toml", &m);
+                      }});
+    // The context: prefix_embeds (2, 4, 8), modality_ids and key_padding_mask (2, 10).
+    steps_.push_back({"modctx_check_request(values)", MODCTX_OK, [this] {
+                        static int64_t tokens_shape[2] = {2, 6};
+                        DLTensor tokens = borrowed_ids(tokens_shape);
+                        const modctx_request r = request_of(&tokens);
+                        return modctx_check_request(ctx_, &model_, &r,
+                                                    MODCTX_CHECK_TOKEN_ID_VALUES | MODCTX_CHECK_MODALITY_ID_VALUES);
+                      }});
+    steps_.push_back({"modctx_check_request(too long)", MODCTX_ERR_LENGTH, [] {
+                        static int64_t tokens_shape[2] = {2, 17};  // 17 positions: past 16
+                        DLTensor tokens = borrowed_ids(tokens_shape);
+                        DLTensor docs = borrowed_ids(tokens_shape);
+                        docs.data = nullptr;  // described only
+                        modctx_request r = request_of(&tokens);
+                        r.doc_ids = &docs;
+                        modctx_model text;
+                        std::memset(&text, 0, sizeof text);
+                        text.struct_size = sizeof text;
+                        text.arch = MODCTX_ARCH_TEXT;
+                        text.hidden_size = 8;
+                        text.num_image_tokens = -1;
+                        text.text_dtype = -1;
+                        text.max_seq_len = 16;
+                        return modctx_check_request(nullptr, &text, &r, 0);
+                      }});
+    steps_.push_back({"modctx_check_request(hostile tokens)", MODCTX_ERR_INVALID_ARGUMENT, [this] {
+                        static int64_t tokens_shape[2] = {2, 6};
+                        DLTensor tokens = borrowed_ids(tokens_shape);
+                        tokens.ndim = MODCTX_MAX_NDIM + 1;
+                        const modctx_request r = request_of(&tokens);
+                        return modctx_check_request(ctx_, &model_, &r, 0);
+                      }});
+    steps_.push_back({"modctx_check_request(NULL request)", MODCTX_ERR_INVALID_ARGUMENT,
+                      [this] { return modctx_check_request(ctx_, &model_, nullptr, 0); }});
+    steps_.push_back({"modctx_check_model", MODCTX_ERR_UNSUPPORTED, [this] {
+                        static const int64_t tokens_shape[2] = {2, 6};
+                        return modctx_check_model(ctx_, &model_, tokens_shape, 2, 0, MODCTX_CHECK_TOKEN_ID_VALUES);
+                      }});
+  }
+
+  // Token ids (zeros) of `shape` on the host, borrowed by a request.
+  static DLTensor borrowed_ids(int64_t* shape) {
+    static int64_t ids[64];
+    DLTensor t;
+    std::memset(&t, 0, sizeof t);
+    t.data = ids;
+    t.device.device_type = kDLCPU;
+    t.ndim = 2;
+    t.dtype.code = kDLInt;
+    t.dtype.bits = 64;
+    t.dtype.lanes = 1;
+    t.shape = shape;
+    return t;
+  }
+
+  static modctx_request request_of(const DLTensor* tokens) {
+    modctx_request r;
+    std::memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    r.tokens = tokens;
+    return r;
   }
 };
 

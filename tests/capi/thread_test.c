@@ -70,6 +70,35 @@ static void *worker(void *arg) {
     else out->deleter(out);
     if (modctx_context_retain(shared_ctx, &mine) != MODCTX_OK) fail("retain", id, round);
     modctx_context_free(mine);
+    /* A whole request against it, with this thread's own token ids (borrowed). */
+    {
+      int64_t ids[2 * 3] = {id, round % 7, 1, 2, 3, 4};
+      int64_t tshape[2] = {2, 3};
+      DLTensor tokens;
+      modctx_request r;
+      modctx_model m;
+      memset(&tokens, 0, sizeof tokens);
+      tokens.data = ids;
+      tokens.device.device_type = kDLCPU;
+      tokens.ndim = 2;
+      tokens.dtype.code = kDLInt;
+      tokens.dtype.bits = 64;
+      tokens.dtype.lanes = 1;
+      tokens.shape = tshape;
+      memset(&r, 0, sizeof r);
+      r.struct_size = sizeof r;
+      r.tokens = &tokens;
+      memset(&m, 0, sizeof m);
+      m.struct_size = sizeof m;
+      m.arch = MODCTX_ARCH_JOINT_DECODER;
+      m.hidden_size = 8;
+      m.num_image_tokens = 4;
+      m.text_dtype = -1;
+      m.vocab_size = THREADS;
+      m.max_seq_len = 7;
+      if (modctx_check_request(shared_ctx, &m, &r, MODCTX_CHECK_TOKEN_ID_VALUES) != MODCTX_OK)
+        fail("shared request", id, round);
+    }
 
     /* The message is still this thread's own. */
     if (strcmp(modctx_last_error(), messages[kind]) != 0) fail("last error was overwritten", id, round);

@@ -11,6 +11,9 @@ exact message.
     ctx = lib.context(prefix_embeds=img, output_slice=slice(576, None))
     ctx.check_forward(tokens=tokens)
     print(ctx)                                # ModalityContext(prefix_embeds=Tensor[...] ...)
+    model = lib.model_from_config("train.toml")   # the model's own KempnerForge config
+    ctx.check_request(model, tokens=tokens, kv_caches={"seq_len": 37, "capacity": 1024, "batch": 2},
+                      value_checks=modctx.TOKEN_ID_VALUES)
 
 Tensors handed in are described by hand-made DLManagedTensor structs (data
 pointer, shape, strides, dtype, device of the torch tensor), so bool masks
@@ -27,9 +30,10 @@ _library (Library, load, Model). Everything public is imported here.
 # Every public name of the single module this package was split from (the
 # ctypes declarations too), so users change only how they find the package.
 from ._capi import (DELETER, DELETER_VERSIONED, DLPACK_FLAG_BITMASK_READ_ONLY, HAS_START, HAS_STEP, HAS_STOP,
-                    MODALITY_ID_VALUES, Arch, DLDataType, DLDevice, DLManagedTensor, DLManagedTensorVersioned,
-                    DLPackVersion, DLTensor, Field, Status, kDLBfloat, kDLBool, kDLComplex, kDLCPU, kDLCUDA, kDLFloat,
-                    kDLInt, kDLMetal, kDLOneAPI, kDLROCM, kDLUInt, modctx_model, modctx_slice)  # noqa: F401
+                    KV_GIVEN, KV_NONE, KV_STATE, MODALITY_ID_VALUES, MODEL_SIZE_V1, TOKEN_ID_VALUES, Arch,
+                    DLDataType, DLDevice, DLManagedTensor, DLManagedTensorVersioned, DLPackVersion, DLTensor, Field,
+                    Status, StatusClass, kDLBfloat, kDLBool, kDLComplex, kDLCPU, kDLCUDA, kDLFloat, kDLInt, kDLMetal,
+                    kDLOneAPI, kDLROCM, kDLUInt, modctx_model, modctx_request, modctx_slice)  # noqa: F401
 from ._context import Builder, Context
 from ._errors import (ArgumentError, ContextError, FormatError, ForwardError, InternalError, ModctxError, SliceError,
                       UnsupportedError, error_class)  # noqa: F401
@@ -37,9 +41,10 @@ from ._library import Library, Model, load
 from ._tensors import described_as, export_stats, live_exports
 
 __all__ = [
-    "load", "Library", "Builder", "Context", "Model", "Status", "Field", "Arch",
+    "load", "Library", "Builder", "Context", "Model", "Status", "StatusClass", "Field", "Arch",
     "ModctxError", "ArgumentError", "ContextError", "ForwardError", "SliceError", "UnsupportedError",
     "InternalError", "FormatError", "described_as", "live_exports", "export_stats", "MODALITY_ID_VALUES",
+    "TOKEN_ID_VALUES",
 ]
 
 # Named as before the split into modules: modctx.ContextError in tracebacks and reprs.

@@ -3,8 +3,8 @@ enums and constants of modctx.h, and the prototypes of its functions.
 Declarations only: nothing here loads a library or imports torch."""
 
 import enum
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int32, c_int64, c_size_t, c_uint8, c_uint16,
-                    c_uint32, c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_int32, c_int64, c_size_t, c_uint8,
+                    c_uint16, c_uint32, c_uint64, c_void_p)
 
 # ---------------------------------------------------------------- DLPack (1.0 ABI)
 
@@ -76,10 +76,33 @@ class modctx_model(Structure):
         ("num_modalities", c_int64),
         ("num_image_tokens", c_int64),
         ("text_dtype", c_int32),
+        # ABI version 2
+        ("vocab_size", c_int64),
+        ("max_seq_len", c_int64),
+        ("cross_attention_blocks", c_int64),
+        ("modalities", c_char * 128),
     ]
 
 
+MODEL_SIZE_V1 = modctx_model.vocab_size.offset  # MODCTX_MODEL_SIZE_V1
+
 MODALITY_ID_VALUES = 1  # MODCTX_CHECK_MODALITY_ID_VALUES
+TOKEN_ID_VALUES = 2  # MODCTX_CHECK_TOKEN_ID_VALUES (ABI version 2)
+
+KV_NONE, KV_GIVEN, KV_STATE = 0, 1, 2  # modctx_kv_caches
+
+
+class modctx_request(Structure):
+    """A forward request (ABI version 2); the tensors are borrowed for the call."""
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("kv_caches", c_int),
+        ("tokens", POINTER(DLTensor)),
+        ("doc_ids", POINTER(DLTensor)),
+        ("kv_seq_len", c_int64),
+        ("kv_capacity", c_int64),
+        ("kv_batch", c_int64),
+    ]
 
 
 class Status(enum.IntEnum):
@@ -103,6 +126,15 @@ class Status(enum.IntEnum):
     VALUE = 17
     FORMAT = 18
     IO = 19
+    LENGTH = 20
+
+
+class StatusClass(enum.IntEnum):
+    """Whose fault a status is (modctx_status_class): the request's (a server
+    answers 400) or the server's (500)."""
+    OK = 0
+    REQUEST = 1
+    SERVER = 2
 
 
 class Field(enum.IntEnum):
@@ -147,6 +179,10 @@ PROTOTYPES = {  # name: (restype, argtypes)
                                      _P(c_int64)]),
     "modctx_context_apply_output_slice": (c_int, [_context_p, _P(DLManagedTensor), _P(_P(DLManagedTensor))]),
     "modctx_check_model": (c_int, [_context_p, _P(modctx_model), _P(c_int64), c_int32, c_int, c_uint32]),
+    "modctx_check_request": (c_int, [_context_p, _P(modctx_model), _P(modctx_request), c_uint32]),
+    "modctx_model_from_config": (c_int, [c_char_p, _P(modctx_model)]),
+    "modctx_model_from_config_string": (c_int, [c_char_p, c_size_t, _P(modctx_model)]),
+    "modctx_status_class_of": (c_int, [c_int]),
     "modctx_arch_name": (c_char_p, [c_int]),
     "modctx_compose": (c_int, [c_int, _P(DLManagedTensor), _P(c_int64), c_int32, c_int32, _P(DLManagedTensor),
                                _P(_context_p)]),
@@ -160,11 +196,23 @@ PROTOTYPES = {  # name: (restype, argtypes)
 }
 
 
+# Added in ABI version 2: a library of version 1 lacks them (calling one then
+# raises AttributeError), the rest of the package works.
+ABI_2_FUNCTIONS = frozenset(["modctx_check_request", "modctx_model_from_config", "modctx_model_from_config_string",
+                             "modctx_status_class_of"])
+
+
 def declare(lib):
     """Sets the prototypes above on a loaded ctypes.CDLL (a missing symbol
-    raises AttributeError, as the first call would)."""
+    raises AttributeError, as the first call would, unless it is one that
+    ABI version 2 added)."""
     for name, (restype, argtypes) in PROTOTYPES.items():
-        fn = getattr(lib, name)
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            if name in ABI_2_FUNCTIONS:
+                continue
+            raise
         fn.restype = restype
         fn.argtypes = argtypes
     return lib

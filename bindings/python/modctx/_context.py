@@ -108,6 +108,10 @@ class Context(Handle):
     def check(self, model, tokens=None, kv_caches=None, value_checks=0):
         self._lib.check(self, model, tokens, kv_caches, value_checks)
 
+    def check_request(self, model, tokens=None, doc_ids=None, kv_caches=None, value_checks=0):
+        """This context with a whole forward request against a model (Library.check_request)."""
+        self._lib.check_request(self, model, tokens, doc_ids, kv_caches, value_checks)
+
     def apply_output_slice(self, h):
         """h[:, output_slice, :] as PyTorch computes it, as a view of h."""
         out = POINTER(DLManagedTensor)()

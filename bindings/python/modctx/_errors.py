@@ -1,19 +1,23 @@
 """The exceptions: a failed call raises error_class(status)(status, message)."""
 
-from ._capi import Status
+from ._capi import Status, StatusClass
 
 
 class ModctxError(ValueError):
     """A failed modctx call: .status (a Status, or an int the binding does not
-    know) and .message, the library's exact message (also str(error))."""
+    know), .message, the library's exact message (also str(error)), and
+    .status_class, whose fault it is as the library says (StatusClass.REQUEST:
+    a server answers 400, StatusClass.SERVER: 500; None for errors this
+    binding raises before any call: Library.status_class(e.status) answers)."""
 
-    def __init__(self, status, message):
+    def __init__(self, status, message, status_class=None):
         super().__init__(message)
         try:
             self.status = Status(status)
         except ValueError:
             self.status = int(status)
         self.message = message
+        self.status_class = StatusClass(status_class) if status_class is not None else None
 
     @property
     def status_name(self):
@@ -31,7 +35,7 @@ class ContextError(ModctxError):
 
 class ForwardError(ModctxError):
     """Forward-time and model checks (FORWARD_INPUTS, KV_CACHE, DTYPE, SHAPE,
-    DEVICE, MISSING_FIELD, UNUSED_FIELD, VALUE)."""
+    DEVICE, MISSING_FIELD, UNUSED_FIELD, VALUE, LENGTH)."""
 
 
 class SliceError(ModctxError):
@@ -56,7 +60,8 @@ _FAMILY = {Status.INVALID_ARGUMENT: ArgumentError, Status.SLICE: SliceError, Sta
 _FAMILY.update({s: ContextError for s in (Status.ROUTES, Status.IMAGE_MASK, Status.MODALITY_IDS,
                                           Status.KEY_PADDING_MASK)})
 _FAMILY.update({s: ForwardError for s in (Status.FORWARD_INPUTS, Status.KV_CACHE, Status.DTYPE, Status.SHAPE,
-                                          Status.DEVICE, Status.MISSING_FIELD, Status.UNUSED_FIELD, Status.VALUE)})
+                                          Status.DEVICE, Status.MISSING_FIELD, Status.UNUSED_FIELD, Status.VALUE,
+                                          Status.LENGTH)})
 
 
 def error_class(status):

@@ -4,29 +4,73 @@ import ctypes
 import os
 from ctypes import byref, c_int64, c_void_p
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
-from ._capi import Status, declare, kDLCPU, modctx_model
+from ._capi import (KV_GIVEN, KV_NONE, KV_STATE, Arch, Status, StatusClass, declare, kDLCPU, modctx_model,
+                    modctx_request)
 from ._context import Builder, Context
-from ._errors import ForwardError, error_class
-from ._tensors import _discard, _dl_device, _export, _torch
-from ._values import _arch, _given, _modctx_dtype, _slice_struct
+from ._errors import ArgumentError, ForwardError, error_class
+from ._tensors import _borrow, _discard, _dl_device, _export, _torch
+from ._values import _arch, _given, _modctx_dtype, _modctx_dtype_name, _slice_struct
 
 
 @dataclass(frozen=True)
 class Model:
-    """What modctx needs to know of a model (modctx_model). arch: "text",
+    """What modctx needs to know of a model (modctx_model): typed in, or read
+    from the model's own training config (Model.from_config). arch: "text",
     "joint_decoder", "cross_attention", "mot", "moma" (or an Arch)."""
     arch: object
     hidden_size: int
-    num_modalities: int = 0  # 0 means 2 (image, text)
+    num_modalities: int = 0  # 0: as many as `modalities`, else 2 (image, text)
     num_image_tokens: Optional[int] = None
     text_dtype: object = None  # a torch dtype, its name, or None
+    vocab_size: Optional[int] = None  # token ids in [0, vocab_size)
+    max_seq_len: Optional[int] = None  # positions one forward may use (the RoPE table)
+    cross_attention_blocks: Optional[int] = None  # blocks that fire; 0: none; None: at least one
+    modalities: Tuple[str, ...] = ()  # MoT / MoMa modality names in order; (): (image, text)
+
+    @classmethod
+    def from_config(cls, path, lib=None):
+        """The model a KempnerForge training config (TOML file) describes,
+        read by the library `lib` (default: load())."""
+        return (lib or load()).model_from_config(path)
+
+    @classmethod
+    def from_config_string(cls, text, lib=None):
+        """The same from TOML text."""
+        return (lib or load()).model_from_config_string(text)
 
     def _struct(self):
+        names = ",".join(self.modalities).encode()
+        if any("," in n or "\0" in n for n in self.modalities) or len(names) >= 128:
+            raise ArgumentError(Status.INVALID_ARGUMENT, "modctx.py: modality names %r do not fit modctx_model "
+                                "(no commas, 127 bytes in all)" % (self.modalities,))
+        blocks = self.cross_attention_blocks
         return modctx_model(ctypes.sizeof(modctx_model), _arch(self.arch), self.hidden_size, self.num_modalities,
                             -1 if self.num_image_tokens is None else self.num_image_tokens,
-                            _modctx_dtype(self.text_dtype))
+                            _modctx_dtype(self.text_dtype), self.vocab_size or 0, self.max_seq_len or 0,
+                            0 if blocks is None else (blocks if blocks > 0 else -1), names)
+
+    @classmethod
+    def _of(cls, m):
+        blocks = m.cross_attention_blocks
+        names = m.modalities.decode()
+        return cls(Arch(m.arch).name, m.hidden_size, m.num_modalities,
+                   m.num_image_tokens if m.num_image_tokens >= 0 else None, _modctx_dtype_name(m.text_dtype),
+                   m.vocab_size if m.vocab_size > 0 else None, m.max_seq_len if m.max_seq_len > 0 else None,
+                   None if blocks == 0 else max(blocks, 0), tuple(names.split(",")) if names else ())
+
+
+def _kv_caches(kv_caches):
+    """(kind, seq_len, capacity, batch) of a kv_caches argument: None or
+    False (none), True or any other given object (given, state unknown), or
+    the state: a dict {"seq_len", "capacity", "batch"} as JSON writes it, or
+    an object with those attributes."""
+    if isinstance(kv_caches, dict):
+        return KV_STATE, kv_caches["seq_len"], kv_caches["capacity"], kv_caches["batch"]
+    if all(hasattr(kv_caches, a) for a in ("seq_len", "capacity", "batch")):
+        return KV_STATE, kv_caches.seq_len, kv_caches.capacity, kv_caches.batch
+    return (KV_GIVEN if _given(kv_caches) else KV_NONE), 0, 0, 0
 
 
 class Library:
@@ -50,10 +94,17 @@ class Library:
     def _check(self, status):
         """Raises for a failed status, with the message of the call just made on this thread."""
         if status != Status.OK:
-            raise error_class(status)(status, self.last_error())
+            message = self.last_error()
+            status_class = self.status_class(status) if hasattr(self._c, "modctx_status_class_of") else None
+            raise error_class(status)(status, message, status_class)
 
     def status_name(self, status):
         return self._c.modctx_status_name(int(status)).decode()
+
+    def status_class(self, status):
+        """Whose fault a status is: StatusClass.REQUEST (a server answers 400)
+        or StatusClass.SERVER (500; unknown values too), StatusClass.OK."""
+        return StatusClass(self._c.modctx_status_class_of(int(status)))
 
     def field_name(self, field):
         name = self._c.modctx_field_name(int(field))
@@ -117,6 +168,47 @@ class Library:
             shape, ndim = (c_int64 * len(dims))(*dims), len(dims)
         m = model._struct()
         self._check(self._c.modctx_check_model(handle, byref(m), shape, ndim, int(_given(kv_caches)), value_checks))
+
+    def check_request(self, context, model, tokens=None, doc_ids=None, kv_caches=None, value_checks=0):
+        """modctx_check_request: context (or None) with a whole forward request
+        against a Model. tokens, doc_ids: torch tensors (or described_as(...)),
+        borrowed for the call: their descriptors, and their values for the
+        value checks asked for (TOKEN_ID_VALUES, MODALITY_ID_VALUES), are read,
+        nothing is kept; or a shape (token ids described without values).
+        kv_caches: None (none), True or the caches themselves (given), or their
+        state {"seq_len": S, "capacity": C, "batch": B}."""
+        handle = context._live_handle() if context is not None else None
+        request = modctx_request()
+        request.struct_size = ctypes.sizeof(modctx_request)
+        request.kv_caches, request.kv_seq_len, request.kv_capacity, request.kv_batch = _kv_caches(kv_caches)
+        keep = []  # the borrowed descriptors and what they point at, alive through the call
+        for name, value in (("tokens", tokens), ("doc_ids", doc_ids)):
+            if value is not None:
+                dl, alive = _borrow(value)
+                keep.append((dl, alive))
+                setattr(request, name, ctypes.pointer(dl))
+        m = model._struct()
+        self._check(self._c.modctx_check_request(handle, byref(m), byref(request), value_checks))
+        del keep
+
+    def model_from_config(self, path):
+        """The Model a KempnerForge training config (a TOML file) describes:
+        architecture and modalities, dim, vocab_size, max_seq_len, image
+        tokens, Cross-Attention blocks, text dtype, with KempnerForge's
+        defaults. FormatError (naming the key) for a config that cannot be
+        used, or a file that cannot be read."""
+        m = modctx_model()
+        m.struct_size = ctypes.sizeof(modctx_model)
+        self._check(self._c.modctx_model_from_config(os.fsencode(path), byref(m)))
+        return Model._of(m)
+
+    def model_from_config_string(self, text):
+        """The same from TOML text (str or bytes), named <config> in messages."""
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        m = modctx_model()
+        m.struct_size = ctypes.sizeof(modctx_model)
+        self._check(self._c.modctx_model_from_config_string(data, len(data), byref(m)))
+        return Model._of(m)
 
     def slice_indices(self, s, length):
         """(start, stop, step, count): Python's s.indices(length) and len(range(...)), by modctx."""

@@ -14,7 +14,7 @@ import threading
 from ctypes import POINTER, c_char_p, c_int64, c_void_p
 
 from ._capi import (DELETER, DELETER_VERSIONED, DLDataType, DLDevice, DLManagedTensor, DLManagedTensorVersioned,
-                    DLPackVersion, Status, kDLBfloat, kDLBool, kDLComplex, kDLCPU, kDLCUDA, kDLFloat, kDLInt,
+                    DLPackVersion, DLTensor, Status, kDLBfloat, kDLBool, kDLComplex, kDLCPU, kDLCUDA, kDLFloat, kDLInt,
                     kDLMetal, kDLOneAPI, kDLROCM, kDLUInt)
 from ._errors import ArgumentError, UnsupportedError
 
@@ -129,10 +129,10 @@ def _dl_device(device):
     return codes[device.type], device.index or 0
 
 
-def _export(tensor, versioned=False):
-    """A new managed tensor describing `tensor` (a torch.Tensor, or
-    described_as(...)), ready to hand to modctx, which will call its deleter
-    exactly once. Returns a ctypes pointer."""
+def _describe(tensor, dl):
+    """Fills the DLTensor `dl` with `tensor` (a torch.Tensor, or
+    described_as(...)): data pointer, shape, strides, dtype, device. Returns
+    what must stay alive while dl is read (the tensor, the shape and strides)."""
     device = None
     if isinstance(tensor, described_as):
         device, tensor = tensor.device, tensor.tensor
@@ -150,8 +150,6 @@ def _export(tensor, versioned=False):
     ndim = t.dim()
     shape = (c_int64 * ndim)(*t.shape)
     strides = (c_int64 * ndim)(*t.stride())
-    managed = DLManagedTensorVersioned() if versioned else DLManagedTensor()
-    dl = managed.dl_tensor
     dl.data = t.data_ptr() or None
     dl.device = DLDevice(device[0], device[1])
     dl.ndim = ndim
@@ -159,6 +157,31 @@ def _export(tensor, versioned=False):
     dl.shape = ctypes.cast(shape, POINTER(c_int64))
     dl.strides = ctypes.cast(strides, POINTER(c_int64))
     dl.byte_offset = 0
+    return t, shape, strides
+
+
+def _borrow(value):
+    """A DLTensor for a request to borrow during one call, and what keeps it
+    valid: a torch tensor (or described_as(...)) is described with its data;
+    a shape (a sequence of ints) is int64 token ids on the CPU, described
+    without data (their values cannot be checked)."""
+    dl = DLTensor()
+    if isinstance(value, (tuple, list)):
+        shape = (c_int64 * len(value))(*value)
+        dl.device = DLDevice(kDLCPU, 0)
+        dl.ndim = len(value)
+        dl.dtype = DLDataType(kDLInt, 64, 1)
+        dl.shape = ctypes.cast(shape, POINTER(c_int64))
+        return dl, shape
+    return dl, _describe(value, dl)
+
+
+def _export(tensor, versioned=False):
+    """A new managed tensor describing `tensor` (a torch.Tensor, or
+    described_as(...)), ready to hand to modctx, which will call its deleter
+    exactly once. Returns a ctypes pointer."""
+    managed = DLManagedTensorVersioned() if versioned else DLManagedTensor()
+    t, shape, strides = _describe(tensor, managed.dl_tensor)
     key = next(_keys)
     managed.manager_ctx = key
     if versioned:

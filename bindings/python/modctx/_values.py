@@ -40,20 +40,24 @@ def _given(x):
     return bool(x) if isinstance(x, bool) else x is not None
 
 
-_modctx_dtypes = None
+_DTYPE_NAMES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
+                "complex64", "complex128")  # modctx_dtype's codes, in order
 
 
 def _modctx_dtype(dtype):
-    global _modctx_dtypes
+    """The modctx_dtype code of a torch dtype, its name ("bfloat16", or an
+    alias torch knows: "half"), or a code; -1 for None."""
     if dtype is None:
         return -1
     if isinstance(dtype, int):
         return dtype
-    torch = _torch()
-    if _modctx_dtypes is None:
-        _modctx_dtypes = {d: i for i, d in enumerate([
-            torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.int16,
-            torch.int8, torch.uint8, torch.bool, torch.complex64, torch.complex128])}
     if isinstance(dtype, str):
-        dtype = getattr(torch, dtype)
-    return _modctx_dtypes[dtype]
+        if dtype in _DTYPE_NAMES:  # without torch
+            return _DTYPE_NAMES.index(dtype)
+        dtype = getattr(_torch(), dtype)
+    return _DTYPE_NAMES.index(str(dtype).replace("torch.", ""))
+
+
+def _modctx_dtype_name(code):
+    """PyTorch's name of a modctx_dtype code ("bfloat16"); None for < 0 (not given)."""
+    return _DTYPE_NAMES[code] if 0 <= code < len(_DTYPE_NAMES) else None

@@ -8,7 +8,13 @@
 //!   [`Slice`]; [`Builder::build`] runs the reference's construction checks.
 //! - [`Context`] is immutable, `Send + Sync`, cheap to [`Clone`] (a reference
 //!   count), freed on `Drop`.
-//! - Failures are [`Error`]s: a [`Status`] and the library's exact message.
+//! - Failures are [`Error`]s: a [`Status`] and the library's exact message;
+//!   [`Status::class`] says whose fault it is ([`StatusClass`]: the request's,
+//!   a server answers 400, or the server's, 500).
+//! - [`Model`] describes the model, typed in or read from its own training
+//!   config ([`Model::from_config`]); [`Request`] is a forward call's token
+//!   ids, doc_ids and KV caches ([`Borrowed`] tensors: read during the check
+//!   only); [`Context::check_request`] checks them all.
 //!
 //! ```
 //! use modctx::{Arch, Builder, DlpackTensor, Field, Model};
@@ -100,8 +106,21 @@ pub enum Status {
     Format,
     /// A file that cannot be opened, read or written.
     Io,
+    /// More positions than the model's `max_seq_len` (its RoPE table) holds.
+    Length,
     /// A status this binding does not know (a newer library).
     Unknown(i32),
+}
+
+/// Whose fault a failure is (`modctx_status_class`), for a server's answer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StatusClass {
+    /// The request is wrong (its tensors, shapes, dtypes, devices, values,
+    /// lengths, or a document it was sent as): a server answers 400.
+    Request,
+    /// The server's: an argument it passed, a check this build cannot serve,
+    /// memory, a file it could not read, a bug (and unknown statuses): 500.
+    Server,
 }
 
 /// Groups of statuses (the exception families of the C++ and Python APIs).
@@ -112,7 +131,7 @@ pub enum Family {
     /// The four construction checks (`Routes` ... `KeyPaddingMask`).
     Construction,
     /// Forward-time and model checks (`ForwardInputs`, `KvCache`, `Dtype`,
-    /// `Shape`, `Device`, `MissingField`, `UnusedField`, `Value`).
+    /// `Shape`, `Device`, `MissingField`, `UnusedField`, `Value`, `Length`).
     Check,
     /// `Slice`
     Slice,
@@ -149,6 +168,7 @@ impl Status {
             sys::MODCTX_ERR_VALUE => Value,
             sys::MODCTX_ERR_FORMAT => Format,
             sys::MODCTX_ERR_IO => Io,
+            sys::MODCTX_ERR_LENGTH => Length,
             other => Unknown(other),
         })
     }
@@ -176,6 +196,7 @@ impl Status {
             Value => sys::MODCTX_ERR_VALUE,
             Format => sys::MODCTX_ERR_FORMAT,
             Io => sys::MODCTX_ERR_IO,
+            Length => sys::MODCTX_ERR_LENGTH,
             Unknown(code) => code,
         }
     }
@@ -192,11 +213,22 @@ impl Status {
         match self {
             InvalidArgument => Family::Argument,
             Routes | ImageMask | ModalityIds | KeyPaddingMask => Family::Construction,
-            ForwardInputs | KvCache | Dtype | Shape | Device | MissingField | UnusedField | Value => Family::Check,
+            ForwardInputs | KvCache | Dtype | Shape | Device | MissingField | UnusedField | Value | Length => {
+                Family::Check
+            }
             Slice => Family::Slice,
             Unsupported => Family::Unsupported,
             OutOfMemory | Internal | Unknown(_) => Family::Internal,
             Format | Io => Family::Format,
+        }
+    }
+
+    /// Whose fault it is, as the library says (`modctx_status_class_of`).
+    pub fn class(self) -> StatusClass {
+        // SAFETY: any int is a valid argument.
+        match unsafe { sys::modctx_status_class_of(self.code()) } {
+            sys::MODCTX_CLASS_REQUEST => StatusClass::Request,
+            _ => StatusClass::Server,
         }
     }
 }
@@ -236,6 +268,11 @@ impl Error {
     /// The exact message (e.g. the reference's `ValueError` text).
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// Whose fault it is (see [`Status::class`]).
+    pub fn class(&self) -> StatusClass {
+        self.status.class()
     }
 }
 
@@ -353,8 +390,15 @@ pub enum Arch {
 }
 
 impl Arch {
+    pub const ALL: [Arch; 5] = [Arch::Text, Arch::JointDecoder, Arch::CrossAttention, Arch::Mot, Arch::Moma];
+
     pub fn raw(self) -> sys::modctx_arch {
         self as sys::modctx_arch
+    }
+
+    /// The architecture of a raw `modctx_arch`; `None` for unknown values.
+    pub fn from_raw(raw: sys::modctx_arch) -> Option<Arch> {
+        Arch::ALL.iter().copied().find(|a| a.raw() == raw)
     }
 
     /// The reference's name, e.g. `"cross_attention"`.
@@ -383,8 +427,28 @@ pub enum Dtype {
 }
 
 impl Dtype {
+    pub const ALL: [Dtype; 12] = [
+        Dtype::Float32,
+        Dtype::Float64,
+        Dtype::Float16,
+        Dtype::Bfloat16,
+        Dtype::Int64,
+        Dtype::Int32,
+        Dtype::Int16,
+        Dtype::Int8,
+        Dtype::Uint8,
+        Dtype::Bool,
+        Dtype::Complex64,
+        Dtype::Complex128,
+    ];
+
     pub fn raw(self) -> sys::modctx_dtype {
         self as sys::modctx_dtype
+    }
+
+    /// The dtype of a raw `modctx_dtype`; `None` for unknown values.
+    pub fn from_raw(raw: sys::modctx_dtype) -> Option<Dtype> {
+        Dtype::ALL.iter().copied().find(|d| d.raw() == raw)
     }
 }
 
@@ -501,6 +565,9 @@ impl ValueChecks {
     pub const NONE: ValueChecks = ValueChecks(0);
     /// `modality_ids` within `[0, num_modalities)`.
     pub const MODALITY_ID_VALUES: ValueChecks = ValueChecks(sys::MODCTX_CHECK_MODALITY_ID_VALUES);
+    /// Token ids within `[0, vocab_size)` ([`check_request`], with the model's
+    /// `vocab_size`; the ids' values must be on the host).
+    pub const TOKEN_ID_VALUES: ValueChecks = ValueChecks(sys::MODCTX_CHECK_TOKEN_ID_VALUES);
 
     pub fn bits(self) -> u32 {
         self.0
@@ -514,33 +581,286 @@ impl std::ops::BitOr for ValueChecks {
     }
 }
 
-/// What modctx needs to know of a model (`modctx_model`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+/// What modctx needs to know of a model (`modctx_model`): typed in
+/// ([`Model::new`] and the fields), or read from the model's own training
+/// config ([`Model::from_config`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Model {
     pub arch: Arch,
     /// D, > 0.
     pub hidden_size: i64,
-    /// MoT / MoMa: modality_ids in `[0, num_modalities)`; `None`: 2 (image, text).
+    /// MoT / MoMa: modality_ids in `[0, num_modalities)`; `None`: as many as
+    /// `modalities`, or 2 (image, text).
     pub num_modalities: Option<i64>,
     /// N when the model fixes it; `None`: not fixed.
     pub num_image_tokens: Option<i64>,
     /// The token embedding's dtype; `None`: not given.
     pub text_dtype: Option<Dtype>,
+    /// Token ids in `[0, vocab_size)`; `None`: not given.
+    pub vocab_size: Option<i64>,
+    /// Positions one forward may use (the RoPE table's length); `None`: not given.
+    pub max_seq_len: Option<i64>,
+    /// Cross-Attention: how many blocks fire; `Some(0)`: none, so
+    /// image_features is not required; `None`: at least one is assumed.
+    pub cross_attention_blocks: Option<i64>,
+    /// MoT / MoMa: the modality names in order; empty: (image, text).
+    pub modalities: Vec<String>,
 }
 
 impl Model {
     pub fn new(arch: Arch, hidden_size: i64) -> Model {
-        Model { arch, hidden_size, num_modalities: None, num_image_tokens: None, text_dtype: None }
+        Model {
+            arch,
+            hidden_size,
+            num_modalities: None,
+            num_image_tokens: None,
+            text_dtype: None,
+            vocab_size: None,
+            max_seq_len: None,
+            cross_attention_blocks: None,
+            modalities: Vec::new(),
+        }
     }
 
-    pub fn to_sys(&self) -> sys::modctx_model {
+    /// The model a KempnerForge training config (TOML) describes
+    /// (`modctx_model_from_config`): architecture and modalities, dim,
+    /// vocab_size, max_seq_len, image tokens, Cross-Attention blocks, text
+    /// dtype, with KempnerForge's defaults. A config that cannot be used is a
+    /// `Status::Format` error naming the key; an unreadable file `Status::Io`.
+    pub fn from_config(path: &std::path::Path) -> Result<Model> {
+        let c_path = path_to_c(path)?;
+        let mut raw = Model::empty_raw();
+        // SAFETY: valid pointers for the call; struct_size set.
+        check_status(unsafe { sys::modctx_model_from_config(c_path.as_ptr(), &mut raw) })?;
+        Model::from_sys(&raw)
+    }
+
+    /// As [`from_config`](Self::from_config), from TOML text (named
+    /// `<config>` in messages).
+    pub fn from_config_str(text: &str) -> Result<Model> {
+        let mut raw = Model::empty_raw();
+        // SAFETY: text is valid for its length during the call.
+        check_status(unsafe {
+            sys::modctx_model_from_config_string(text.as_ptr() as *const c_char, text.len(), &mut raw)
+        })?;
+        Model::from_sys(&raw)
+    }
+
+    fn empty_raw() -> sys::modctx_model {
         sys::modctx_model {
             struct_size: std::mem::size_of::<sys::modctx_model>() as u32,
-            arch: self.arch.raw(),
-            hidden_size: self.hidden_size,
-            num_modalities: self.num_modalities.unwrap_or(0),
-            num_image_tokens: self.num_image_tokens.unwrap_or(-1),
-            text_dtype: self.text_dtype.map_or(-1, Dtype::raw),
+            arch: 0,
+            hidden_size: 0,
+            num_modalities: 0,
+            num_image_tokens: -1,
+            text_dtype: -1,
+            vocab_size: 0,
+            max_seq_len: 0,
+            cross_attention_blocks: 0,
+            modalities: [0; 128],
+        }
+    }
+
+    /// The C struct. Modality names the struct cannot carry (a comma or a
+    /// NUL in a name, 128 bytes or more in all) are a `Status::InvalidArgument` error.
+    pub fn to_sys(&self) -> Result<sys::modctx_model> {
+        let mut m = Model::empty_raw();
+        m.arch = self.arch.raw();
+        m.hidden_size = self.hidden_size;
+        m.num_modalities = self.num_modalities.unwrap_or(0);
+        m.num_image_tokens = self.num_image_tokens.unwrap_or(-1);
+        m.text_dtype = self.text_dtype.map_or(-1, Dtype::raw);
+        m.vocab_size = self.vocab_size.unwrap_or(0);
+        m.max_seq_len = self.max_seq_len.unwrap_or(0);
+        // Some(0) (none fire) is the C struct's -1; None its 0.
+        m.cross_attention_blocks = self.cross_attention_blocks.map_or(0, |n| if n > 0 { n } else { -1 });
+        if self.modalities.iter().any(|n| n.contains(',') || n.contains('\0')) {
+            return Err(Error::new(Status::InvalidArgument, "a modality name holds a comma or a NUL"));
+        }
+        let names = self.modalities.join(",");
+        if names.len() >= m.modalities.len() {
+            return Err(Error::new(
+                Status::InvalidArgument,
+                format!("the modality names take {} bytes (at most 127)", names.len()),
+            ));
+        }
+        for (dst, src) in m.modalities.iter_mut().zip(names.bytes()) {
+            *dst = src as c_char;
+        }
+        Ok(m)
+    }
+
+    /// The model a C struct describes.
+    pub fn from_sys(m: &sys::modctx_model) -> Result<Model> {
+        let arch = Arch::from_raw(m.arch)
+            .ok_or_else(|| Error::new(Status::InvalidArgument, format!("unknown modctx_arch {}", m.arch)))?;
+        let text_dtype = match m.text_dtype {
+            d if d < 0 => None,
+            d => Some(
+                Dtype::from_raw(d)
+                    .ok_or_else(|| Error::new(Status::InvalidArgument, format!("unknown modctx_dtype {}", d)))?,
+            ),
+        };
+        let bytes: Vec<u8> = m.modalities.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+        let names = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(Model {
+            arch,
+            hidden_size: m.hidden_size,
+            num_modalities: (m.num_modalities != 0).then_some(m.num_modalities),
+            num_image_tokens: (m.num_image_tokens >= 0).then_some(m.num_image_tokens),
+            text_dtype,
+            vocab_size: (m.vocab_size > 0).then_some(m.vocab_size),
+            max_seq_len: (m.max_seq_len > 0).then_some(m.max_seq_len),
+            cross_attention_blocks: match m.cross_attention_blocks {
+                0 => None,
+                n if n < 0 => Some(0),
+                n => Some(n),
+            },
+            modalities: if names.is_empty() { Vec::new() } else { names.split(',').map(str::to_string).collect() },
+        })
+    }
+}
+
+// ------------------------------------------------------------------ requests
+
+/// The state of a forward call's KV caches: positions already written,
+/// positions they hold, their batch size.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KvState {
+    pub seq_len: i64,
+    pub capacity: i64,
+    pub batch: i64,
+}
+
+/// What a request says of the KV caches (`modctx_kv_caches`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KvCaches {
+    /// No KV caches (a training or prefill forward).
+    None,
+    /// KV caches are given; their state is not known.
+    Given,
+    /// KV caches are given, in this state.
+    State(KvState),
+}
+
+impl Default for KvCaches {
+    fn default() -> KvCaches {
+        KvCaches::None
+    }
+}
+
+/// A tensor a [`Request`] borrows: its descriptor (and, for value checks,
+/// its host memory) is read during the check only; nothing is released.
+/// Made from an owned tensor ([`Borrowed::of`]), or as a description
+/// without data ([`Borrowed::described`]: its values cannot be checked).
+#[derive(Copy, Clone, Debug)]
+pub struct Borrowed<'a> {
+    dl: sys::DLTensor,
+    _borrow: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a> Borrowed<'a> {
+    /// A view of an owned DLPack tensor's descriptor (and data).
+    pub fn of<M: ManagedTensor>(tensor: &'a Dlpack<M>) -> Borrowed<'a> {
+        Borrowed { dl: *tensor.dl_tensor(), _borrow: std::marker::PhantomData }
+    }
+
+    /// A tensor described, not given: `shape`, `dtype`, `device`, no data
+    /// (a value check on it is `Status::Unsupported`).
+    pub fn described(shape: &'a [i64], dtype: DataType, device: Device) -> Borrowed<'a> {
+        Borrowed {
+            dl: sys::DLTensor {
+                data: ptr::null_mut(),
+                device: sys::DLDevice { device_type: device.device_type, device_id: device.device_id },
+                ndim: i32::try_from(shape.len()).unwrap_or(i32::MAX),
+                dtype: sys::DLDataType { code: dtype.code, bits: dtype.bits, lanes: dtype.lanes },
+                shape: shape.as_ptr() as *mut i64, // never written
+                strides: ptr::null_mut(),
+                byte_offset: 0,
+            },
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// Token ids of `shape` (int64, CPU), described only.
+    pub fn ids_shape(shape: &'a [i64]) -> Borrowed<'a> {
+        Borrowed::described(shape, DataType::INT64, Device::CPU)
+    }
+
+    /// Any DLPack descriptor.
+    ///
+    /// # Safety
+    /// `dl`'s shape, strides and data must be valid for `'a` (as DLPack
+    /// says), and nobody may write the data while a check reads it.
+    pub unsafe fn from_dl_tensor(dl: &'a sys::DLTensor) -> Borrowed<'a> {
+        Borrowed { dl: *dl, _borrow: std::marker::PhantomData }
+    }
+
+    pub fn dl_tensor(&self) -> &sys::DLTensor {
+        &self.dl
+    }
+}
+
+/// A forward call's arguments besides the context (`modctx_request`):
+/// `Transformer.forward(tokens, modality, kv_caches, doc_ids)`. The tensors
+/// are borrowed for the check.
+///
+/// ```
+/// use modctx::{check_request, Arch, Borrowed, KvCaches, KvState, Model, Request, Status, ValueChecks};
+/// let mut model = Model::new(Arch::Text, 8);
+/// model.max_seq_len = Some(16);
+/// let shape = [2i64, 13];
+/// let request = Request::new()
+///     .tokens(Borrowed::ids_shape(&shape))
+///     .kv_caches(KvCaches::State(KvState { seq_len: 4, capacity: 64, batch: 2 }));
+/// let err = check_request(None, &model, &request, ValueChecks::NONE).unwrap_err();
+/// assert_eq!(err.status(), Status::Length); // 4 cached + 13 new positions > 16
+/// ```
+#[derive(Copy, Clone, Debug, Default)]
+pub struct Request<'a> {
+    /// (B, T) token ids, int64 or int32; `None`: inputs_embeds instead.
+    pub tokens: Option<Borrowed<'a>>,
+    /// (B, N + T) document ids of packed sequences.
+    pub doc_ids: Option<Borrowed<'a>>,
+    pub kv_caches: KvCaches,
+}
+
+impl<'a> Request<'a> {
+    /// No tokens, no doc_ids, no KV caches.
+    pub fn new() -> Request<'a> {
+        Request::default()
+    }
+
+    pub fn tokens(mut self, tokens: Borrowed<'a>) -> Request<'a> {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    pub fn doc_ids(mut self, doc_ids: Borrowed<'a>) -> Request<'a> {
+        self.doc_ids = Some(doc_ids);
+        self
+    }
+
+    pub fn kv_caches(mut self, kv_caches: KvCaches) -> Request<'a> {
+        self.kv_caches = kv_caches;
+        self
+    }
+
+    /// The C struct; it points into `self`, so it lives no longer.
+    pub fn to_sys(&self) -> sys::modctx_request {
+        let (kv_caches, state) = match self.kv_caches {
+            KvCaches::None => (sys::MODCTX_KV_NONE, KvState::default()),
+            KvCaches::Given => (sys::MODCTX_KV_GIVEN, KvState::default()),
+            KvCaches::State(s) => (sys::MODCTX_KV_STATE, s),
+        };
+        sys::modctx_request {
+            struct_size: std::mem::size_of::<sys::modctx_request>() as u32,
+            kv_caches,
+            tokens: self.tokens.as_ref().map_or(ptr::null(), |t| &t.dl as *const sys::DLTensor),
+            doc_ids: self.doc_ids.as_ref().map_or(ptr::null(), |t| &t.dl as *const sys::DLTensor),
+            kv_seq_len: state.seq_len,
+            kv_capacity: state.capacity,
+            kv_batch: state.batch,
         }
     }
 }
@@ -780,6 +1100,11 @@ impl Context {
         check_forward(Some(self), has_tokens, has_kv_caches)
     }
 
+    /// Checks this context with a whole forward request against a model (see [`check_request`]).
+    pub fn check_request(&self, model: &Model, request: &Request<'_>, value_checks: ValueChecks) -> Result<()> {
+        check_request(Some(self), model, request, value_checks)
+    }
+
     /// Checks this context with its forward arguments against a model (see [`check`]).
     pub fn check(
         &self,
@@ -859,11 +1184,13 @@ impl Context {
 }
 
 /// The forward arguments saved with a context: the token ids' shape (if
-/// tokens are given) and whether KV caches are.
+/// tokens are given), whether KV caches are, and their state when known
+/// (`kv_state` implies `kv_caches`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct SavedForward {
     pub tokens: Option<Vec<i64>>,
     pub kv_caches: bool,
+    pub kv_state: Option<KvState>,
 }
 
 impl SavedForward {
@@ -875,13 +1202,23 @@ impl SavedForward {
             tokens_ndim: 0,
             tokens_shape: [0; sys::MODCTX_MAX_NDIM as usize],
             has_kv_caches: 0,
+            kv_seq_len: 0,
+            kv_capacity: 0,
+            kv_batch: 0,
+            kv_state_present: 0,
         }
     }
 
     fn to_raw(&self) -> Result<sys::modctx_forward_args> {
         let mut raw = SavedForward::empty_raw();
         raw.present = 1;
-        raw.has_kv_caches = c_int::from(self.kv_caches);
+        raw.has_kv_caches = c_int::from(self.kv_caches || self.kv_state.is_some());
+        if let Some(kv) = self.kv_state {
+            raw.kv_state_present = 1;
+            raw.kv_seq_len = kv.seq_len;
+            raw.kv_capacity = kv.capacity;
+            raw.kv_batch = kv.batch;
+        }
         if let Some(tokens) = &self.tokens {
             if tokens.len() > sys::MODCTX_MAX_NDIM as usize {
                 return Err(Error::new(Status::InvalidArgument, "tokens shape has more than 32 dimensions"));
@@ -901,6 +1238,11 @@ impl SavedForward {
         Some(SavedForward {
             tokens: (raw.has_tokens != 0).then(|| raw.tokens_shape[..n].to_vec()),
             kv_caches: raw.has_kv_caches != 0,
+            kv_state: (raw.kv_state_present != 0).then_some(KvState {
+                seq_len: raw.kv_seq_len,
+                capacity: raw.kv_capacity,
+                batch: raw.kv_batch,
+            }),
         })
     }
 }
@@ -963,7 +1305,7 @@ pub fn check(
     value_checks: ValueChecks,
 ) -> Result<()> {
     let raw = context.map_or(ptr::null(), Context::as_ptr);
-    let m = model.to_sys();
+    let m = model.to_sys()?;
     let (shape, ndim) = match tokens_shape {
         Some(s) => (
             s.as_ptr(),
@@ -973,6 +1315,24 @@ pub fn check(
     };
     // SAFETY: pointers valid for the call; shape has ndim entries.
     check_status(unsafe { sys::modctx_check_model(raw, &m, shape, ndim, has_kv_caches as c_int, value_checks.bits()) })
+}
+
+/// Checks a context (or none) with a whole forward request against a model
+/// (`modctx_check_request`): the checks of [`check`] in the same order, with
+/// the token ids' dtype and device, doc_ids, the KV caches' state, the RoPE
+/// budget, and the value checks asked for ([`ValueChecks::TOKEN_ID_VALUES`]
+/// needs the model's `vocab_size`). The request's tensors are only read.
+pub fn check_request(
+    context: Option<&Context>,
+    model: &Model,
+    request: &Request<'_>,
+    value_checks: ValueChecks,
+) -> Result<()> {
+    let raw = context.map_or(ptr::null(), Context::as_ptr);
+    let m = model.to_sys()?;
+    let r = request.to_sys();
+    // SAFETY: pointers valid for the call; the borrowed tensors outlive it.
+    check_status(unsafe { sys::modctx_check_request(raw, &m, &r, value_checks.bits()) })
 }
 
 /// The context the reference's strategy for `arch` builds from projected

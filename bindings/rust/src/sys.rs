@@ -1,4 +1,4 @@
-//! The raw C ABI of modctx (`include/modctx.h`, ABI version 1), declared by hand.
+//! The raw C ABI of modctx (`include/modctx.h`, ABI version 2), declared by hand.
 //!
 //! Everything here is `unsafe` to call and follows the header's rules exactly:
 //! statuses, `modctx_last_error()` per thread, DLPack tensors handed in are
@@ -116,7 +116,7 @@ pub const MODCTX_DLPACK_BOOL: u8 = 6;
 
 // ------------------------------------------------------------------ versions
 
-pub const MODCTX_ABI_VERSION: u32 = 1;
+pub const MODCTX_ABI_VERSION: u32 = 2;
 
 // ------------------------------------------------------------------ status
 
@@ -142,6 +142,14 @@ pub const MODCTX_ERR_UNUSED_FIELD: modctx_status = 16;
 pub const MODCTX_ERR_VALUE: modctx_status = 17;
 pub const MODCTX_ERR_FORMAT: modctx_status = 18;
 pub const MODCTX_ERR_IO: modctx_status = 19;
+/// ABI version 2.
+pub const MODCTX_ERR_LENGTH: modctx_status = 20;
+
+/// `modctx_status_class` (int-sized C enum, ABI version 2): whose fault a status is.
+pub type modctx_status_class = c_int;
+pub const MODCTX_CLASS_OK: modctx_status_class = 0;
+pub const MODCTX_CLASS_REQUEST: modctx_status_class = 1;
+pub const MODCTX_CLASS_SERVER: modctx_status_class = 2;
 
 // ------------------------------------------------------------------ fields
 
@@ -234,7 +242,9 @@ pub const MODCTX_ARCH_CROSS_ATTENTION: modctx_arch = 2;
 pub const MODCTX_ARCH_MOT: modctx_arch = 3;
 pub const MODCTX_ARCH_MOMA: modctx_arch = 4;
 
-/// `modctx_model`: set `struct_size` to `size_of::<modctx_model>()`.
+/// `modctx_model`: set `struct_size` to `size_of::<modctx_model>()` (a
+/// versioned struct: the library accepts any size from
+/// [`MODCTX_MODEL_SIZE_V1`] up and reads the fields the size covers).
 #[repr(C)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct modctx_model {
@@ -244,13 +254,59 @@ pub struct modctx_model {
     pub num_modalities: i64,
     pub num_image_tokens: i64,
     pub text_dtype: i32,
+    // ABI version 2
+    pub vocab_size: i64,
+    pub max_seq_len: i64,
+    pub cross_attention_blocks: i64,
+    /// Comma-separated modality names, NUL-terminated.
+    pub modalities: [c_char; 128],
 }
 
+/// `modctx_model` as ABI version 1 knew it: what [`MODCTX_MODEL_SIZE_V1`] measures.
+#[repr(C)]
+#[allow(dead_code)]
+struct modctx_model_v1 {
+    struct_size: u32,
+    arch: modctx_arch,
+    hidden_size: i64,
+    num_modalities: i64,
+    num_image_tokens: i64,
+    text_dtype: i32,
+}
+
+/// `MODCTX_MODEL_SIZE_V1`: the size of `modctx_model` in ABI version 1.
+pub const MODCTX_MODEL_SIZE_V1: usize = std::mem::size_of::<modctx_model_v1>();
+
 pub const MODCTX_CHECK_MODALITY_ID_VALUES: u32 = 1;
+/// ABI version 2.
+pub const MODCTX_CHECK_TOKEN_ID_VALUES: u32 = 2;
+
+// ------------------------------------------------------------------ requests (ABI version 2)
+
+/// `modctx_kv_caches` (int-sized C enum).
+pub type modctx_kv_caches = c_int;
+pub const MODCTX_KV_NONE: modctx_kv_caches = 0;
+pub const MODCTX_KV_GIVEN: modctx_kv_caches = 1;
+pub const MODCTX_KV_STATE: modctx_kv_caches = 2;
+
+/// `modctx_request`: set `struct_size` to `size_of::<modctx_request>()`. The
+/// tensors are borrowed: read during the call only, never released.
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub struct modctx_request {
+    pub struct_size: u32,
+    pub kv_caches: modctx_kv_caches,
+    pub tokens: *const DLTensor,
+    pub doc_ids: *const DLTensor,
+    pub kv_seq_len: i64,
+    pub kv_capacity: i64,
+    pub kv_batch: i64,
+}
 
 // ------------------------------------------------------------------ files
 
-/// `modctx_forward_args`: set `struct_size` to `size_of::<modctx_forward_args>()`.
+/// `modctx_forward_args`: set `struct_size` to `size_of::<modctx_forward_args>()`
+/// (a versioned struct, as `modctx_model`).
 #[repr(C)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct modctx_forward_args {
@@ -260,12 +316,33 @@ pub struct modctx_forward_args {
     pub tokens_ndim: i32,
     pub tokens_shape: [i64; MODCTX_MAX_NDIM as usize],
     pub has_kv_caches: c_int,
+    // ABI version 2
+    pub kv_seq_len: i64,
+    pub kv_capacity: i64,
+    pub kv_batch: i64,
+    pub kv_state_present: c_int,
 }
+
+#[repr(C)]
+#[allow(dead_code)]
+struct modctx_forward_args_v1 {
+    struct_size: u32,
+    present: c_int,
+    has_tokens: c_int,
+    tokens_ndim: i32,
+    tokens_shape: [i64; MODCTX_MAX_NDIM as usize],
+    has_kv_caches: c_int,
+}
+
+/// `MODCTX_FORWARD_ARGS_SIZE_V1`: the size of `modctx_forward_args` in ABI version 1.
+pub const MODCTX_FORWARD_ARGS_SIZE_V1: usize = std::mem::size_of::<modctx_forward_args_v1>();
 
 // ------------------------------------------------------------------ dlopen table
 
-/// `modctx_api`: every function, for `dlopen` users (ABI version 1 layout;
-/// append-only, so a newer library's table starts with this one).
+/// `modctx_api`: every function, for `dlopen` users (ABI version 2 layout;
+/// append-only, so a newer library's table starts with this one, and a
+/// version-1 library's table is its prefix up to
+/// `context_load_safetensors_from_memory`: check `struct_size`).
 #[repr(C)]
 #[derive(Copy, Clone)]
 pub struct modctx_api {
@@ -347,6 +424,14 @@ pub struct modctx_api {
             *mut modctx_forward_args,
         ) -> modctx_status,
     >,
+    // ABI version 2
+    pub status_class_of: Option<unsafe extern "C" fn(modctx_status) -> modctx_status_class>,
+    pub check_request: Option<
+        unsafe extern "C" fn(*const modctx_context, *const modctx_model, *const modctx_request, u32) -> modctx_status,
+    >,
+    pub model_from_config: Option<unsafe extern "C" fn(*const c_char, *mut modctx_model) -> modctx_status>,
+    pub model_from_config_string:
+        Option<unsafe extern "C" fn(*const c_char, usize, *mut modctx_model) -> modctx_status>,
 }
 
 /// The type of `modctx_get_api`, for `dlsym`.
@@ -439,6 +524,17 @@ extern "C" {
     ) -> modctx_status;
     pub fn modctx_arch_name(arch: modctx_arch) -> *const c_char;
 
+    // requests and model configs (ABI version 2)
+    pub fn modctx_check_request(
+        context: *const modctx_context,
+        model: *const modctx_model,
+        request: *const modctx_request,
+        value_checks: u32,
+    ) -> modctx_status;
+    pub fn modctx_model_from_config(path: *const c_char, out: *mut modctx_model) -> modctx_status;
+    pub fn modctx_model_from_config_string(text: *const c_char, len: usize, out: *mut modctx_model)
+        -> modctx_status;
+
     // strategies
     pub fn modctx_compose(
         arch: modctx_arch,
@@ -480,6 +576,7 @@ extern "C" {
     // errors and versions
     pub fn modctx_last_error() -> *const c_char;
     pub fn modctx_status_name(status: modctx_status) -> *const c_char;
+    pub fn modctx_status_class_of(status: modctx_status) -> modctx_status_class;
     pub fn modctx_field_name(field: modctx_field) -> *const c_char;
     pub fn modctx_version() -> *const c_char;
     pub fn modctx_abi_version() -> u32;

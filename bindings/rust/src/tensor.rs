@@ -566,6 +566,11 @@ impl<M: ManagedTensor> Dlpack<M> {
         unsafe { self.raw.as_ref().dl_tensor() }
     }
 
+    /// The tensor's descriptor (for a [`Borrowed`](crate::Borrowed) view of it, or another library).
+    pub fn dl_tensor(&self) -> &sys::DLTensor {
+        self.dl()
+    }
+
     /// The number of dimensions.
     pub fn ndim(&self) -> usize {
         self.dl().ndim.max(0) as usize

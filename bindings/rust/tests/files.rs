@@ -9,7 +9,7 @@ fn save_and_load_back_with_forward_arguments() {
     b.set(Field::PrefixEmbeds, prefix).unwrap().set(Field::ModalityIds, ids).unwrap().set_output_slice(2..).unwrap();
     let ctx = b.build().unwrap();
     let path = std::env::temp_dir().join(format!("modctx-rust-{}.safetensors", std::process::id()));
-    let forward = SavedForward { tokens: Some(vec![1, 3]), kv_caches: false };
+    let forward = SavedForward { tokens: Some(vec![1, 3]), kv_caches: false, kv_state: None };
     ctx.save_safetensors(&path, Some(&forward)).unwrap();
 
     let (loaded, back) = Context::load_safetensors(&path).unwrap();

@@ -40,7 +40,7 @@ macro_rules! rows {
 
 #[test]
 fn struct_layouts_match_the_header() {
-    let (rust, body) = rows! {
+    let (mut rust, mut body) = rows! {
         DLPackVersion { major, minor }
         DLDevice { device_type, device_id }
         DLDataType { code, bits, lanes }
@@ -49,8 +49,15 @@ fn struct_layouts_match_the_header() {
         DLManagedTensorVersioned { version, manager_ctx, deleter, flags, dl_tensor }
         modctx_slice { start, stop, step, flags }
         modctx_tensor_desc { struct_size, dtype, data, ndim, shape, strides, device_type, device_id, release, release_ctx }
-        modctx_model { struct_size, arch, hidden_size, num_modalities, num_image_tokens, text_dtype }
-        modctx_forward_args { struct_size, present, has_tokens, tokens_ndim, tokens_shape, has_kv_caches }
+        modctx_model {
+            struct_size, arch, hidden_size, num_modalities, num_image_tokens, text_dtype, vocab_size, max_seq_len,
+            cross_attention_blocks, modalities
+        }
+        modctx_forward_args {
+            struct_size, present, has_tokens, tokens_ndim, tokens_shape, has_kv_caches, kv_seq_len, kv_capacity,
+            kv_batch, kv_state_present
+        }
+        modctx_request { struct_size, kv_caches, tokens, doc_ids, kv_seq_len, kv_capacity, kv_batch }
         modctx_api {
             served_abi_version, struct_size, builder_new, builder_free, builder_set_dlpack, builder_set_dlpack_versioned,
             builder_clear, builder_set_output_slice, builder_build, context_free, context_has, context_get_dlpack,
@@ -58,9 +65,22 @@ fn struct_layouts_match_the_header() {
             last_error, status_name, version, abi_version, builder_new_from_context, builder_set_tensor,
             context_retain, context_apply_output_slice, field_name, check_model, arch_name, compose,
             context_residual_length, context_compose_residual, context_save_safetensors, context_load_safetensors,
-            context_load_safetensors_from_memory
+            context_load_safetensors_from_memory, status_class_of, check_request, model_from_config,
+            model_from_config_string
         }
     };
+    // The constants, both sides.
+    macro_rules! constants {
+        ($($name:ident),*) => {$(
+            rust.insert(stringify!($name).to_string(), sys::$name as usize);
+            body.push_str(&format!("  printf(\"{n}=%zu\\n\", (size_t)({n}));\n", n = stringify!($name)));
+        )*};
+    }
+    constants!(
+        MODCTX_ABI_VERSION, MODCTX_ERR_LENGTH, MODCTX_CLASS_OK, MODCTX_CLASS_REQUEST, MODCTX_CLASS_SERVER,
+        MODCTX_CHECK_MODALITY_ID_VALUES, MODCTX_CHECK_TOKEN_ID_VALUES, MODCTX_KV_NONE, MODCTX_KV_GIVEN,
+        MODCTX_KV_STATE, MODCTX_MODEL_SIZE_V1, MODCTX_FORWARD_ARGS_SIZE_V1, MODCTX_MAX_NDIM
+    );
     let include = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../include");
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let src = out_dir.join("layout.c");
@@ -94,6 +114,11 @@ fn struct_layouts_match_the_header() {
     }
     // Int-sized enums.
     assert_eq!(size_of::<sys::modctx_status>(), 4);
+    assert_eq!(size_of::<sys::modctx_status_class>(), 4);
+    assert_eq!(size_of::<sys::modctx_kv_caches>(), 4);
+    // Version 2's fields start where version 1's struct ended.
+    assert_eq!(offset!(sys::modctx_model, vocab_size), sys::MODCTX_MODEL_SIZE_V1);
+    assert_eq!(offset!(sys::modctx_forward_args, kv_seq_len), sys::MODCTX_FORWARD_ARGS_SIZE_V1);
 }
 
 #[test]
@@ -140,7 +165,19 @@ fn the_dlopen_table_serves_every_function() {
             compose => modctx_compose,
             context_residual_length => modctx_context_residual_length,
             context_compose_residual => modctx_context_compose_residual,
+            context_save_safetensors => modctx_context_save_safetensors,
+            context_load_safetensors => modctx_context_load_safetensors,
+            context_load_safetensors_from_memory => modctx_context_load_safetensors_from_memory,
+            // ABI version 2
+            status_class_of => modctx_status_class_of,
+            check_request => modctx_check_request,
+            model_from_config => modctx_model_from_config,
+            model_from_config_string => modctx_model_from_config_string,
         );
+        // Version 1's table is the prefix of the same table.
+        assert_eq!(sys::modctx_get_api(1), api as *const sys::modctx_api);
+        assert_eq!(api.served_abi_version, sys::MODCTX_ABI_VERSION);
+        assert_eq!((api.status_class_of.unwrap())(sys::MODCTX_ERR_LENGTH), sys::MODCTX_CLASS_REQUEST);
         // Through the table, a call works like the direct one.
         let mut b = std::ptr::null_mut();
         assert_eq!((api.builder_new.unwrap())(&mut b), sys::MODCTX_OK);
