@@ -167,24 +167,9 @@ void capi_dlpack(benchmark::State& state, Kind k, Memory m) {
 }
 
 // A context built once (outside the timing) from the held DLPack tensors.
-modctx_context* built_from_dlpack(HeldDLPack& h) {
-  modctx_builder* b = nullptr;
-  modctx_context* ctx = nullptr;
-  modctx_builder_new(&b);
-  for (size_t i = 0; i < h.dl.size(); ++i)
-    modctx_builder_set_dlpack(b, static_cast<modctx_field>(h.held.spec.fields[i].field), &h.dl[i].legacy);
-  if (h.held.spec.slice) {
-    const modctx_slice sl = bench::c_slice(*h.held.spec.slice);
-    modctx_builder_set_output_slice(b, &sl);
-  }
-  modctx_builder_build(b, &ctx);
-  modctx_builder_free(b);
-  return ctx;
-}
-
 void capi_forward(benchmark::State& state, Kind k) {
   HeldDLPack& h = held_dlpack(k);
-  modctx_context* ctx = built_from_dlpack(h);
+  modctx_context* ctx = bench::built_from_dlpack(h);
   const auto fwd = h.held.spec.forward;
   bool ok = true;
   for (auto _ : state) ok &= modctx_check_forward(ctx, fwd.has_tokens, fwd.has_kv_caches) == MODCTX_OK;
@@ -195,7 +180,7 @@ void capi_forward(benchmark::State& state, Kind k) {
 // modctx_check_model on a context built beforehand from the same DLPack tensors.
 void capi_model_check(benchmark::State& state, Kind k) {
   HeldDLPack& h = held_dlpack(k);
-  modctx_context* ctx = built_from_dlpack(h);
+  modctx_context* ctx = bench::built_from_dlpack(h);
   const modctx::ModelSpec spec = bench::model_spec(k);
   modctx_model model{};
   model.struct_size = sizeof model;
@@ -212,7 +197,7 @@ void capi_model_check(benchmark::State& state, Kind k) {
 
 void capi_describe(benchmark::State& state, Kind k) {
   HeldDLPack& h = held_dlpack(k);
-  modctx_context* ctx = built_from_dlpack(h);
+  modctx_context* ctx = bench::built_from_dlpack(h);
   char buf[512];
   size_t len = 0;
   bool ok = true;
@@ -277,6 +262,81 @@ void capi_builder_only(benchmark::State& state) {
 }
 
 // ------------------------------------------------------------------ floors: what bounds the figures
+
+// ------------------------------------------------------------------ whole requests (C ABI)
+
+// modctx_check_request on a context built beforehand: the MoT request
+// (tokens as a DLTensor, no value checks) against the config's model.
+void capi_request_check(benchmark::State& state) {
+  HeldDLPack& h = held_dlpack(Kind::mot);
+  modctx_context* ctx = bench::built_from_dlpack(h);
+  const modctx_model& model = bench::mot_model_from_config();
+  const modctx_request request = bench::mot_request();
+  bool ok = true;
+  for (auto _ : state) ok &= modctx_check_request(ctx, &model, &request, 0) == MODCTX_OK;
+  modctx_context_free(ctx);
+  fail_unless(state, ok, modctx_last_error());
+}
+
+// The whole C ABI request: three DLPack tensors in, build, the request
+// check against the model, free (capi_dlpack/mot with the request check in
+// place of the forward checks).
+void capi_full_request(benchmark::State& state) {
+  HeldDLPack& h = held_dlpack(Kind::mot);
+  const modctx_model& model = bench::mot_model_from_config();
+  const modctx_request request = bench::mot_request();
+  bool ok = true;
+  for (auto _ : state) ok &= bench::capi_request<false>(h, false, &model, &request) == MODCTX_OK;
+  fail_unless(state, ok, modctx_last_error());
+}
+
+// ------------------------------------------------------------------ token-id range
+
+// 1 Mi token ids (4 x 262144 int64, 8 MiB: past the L2 cache, as a long
+// batch is), values in [0, 50257), allocated and filled once.
+const at::Tensor& token_ids() {
+  static const at::Tensor ids = [] {
+    at::Tensor t = modctx::allocate_cpu_tensor({4, 262144}, at::kLong);
+    auto* v = static_cast<int64_t*>(t.data_ptr());
+    for (int64_t i = 0; i < t.numel(); ++i) v[i] = (i * 7919) % 50257;
+    return t;
+  }();
+  return ids;
+}
+
+// validate_model with the token-id value check: a text model of vocab 50257
+// (the residual's other checks cost nanoseconds next to the 8 MiB read).
+void core_token_ids(benchmark::State& state) {
+  const at::Tensor& ids = token_ids();
+  modctx::ModelSpec spec;
+  spec.hidden_size = 256;
+  spec.vocab_size = 50257;
+  modctx::ModelForward forward;
+  forward.tokens = &ids;
+  modctx::ValueChecks values;
+  values.token_ids_range = true;
+  bool ok = true;
+  for (auto _ : state) ok &= modctx::validate_model(nullptr, spec, forward, values).ok();
+  state.SetBytesProcessed(state.iterations() * ids.numel() * 8);
+  fail_unless(state, ok, "token ids out of range");
+}
+
+// The floor: a plain min/max loop over the same ids, compiled here.
+void floor_minmax(benchmark::State& state) {
+  const at::Tensor& ids = token_ids();
+  const auto* v = static_cast<const int64_t*>(ids.data_ptr());
+  const int64_t n = ids.numel();
+  for (auto _ : state) {
+    int64_t low = v[0], high = v[0];
+    for (int64_t i = 1; i < n; ++i) {
+      low = std::min(low, v[i]);
+      high = std::max(high, v[i]);
+    }
+    benchmark::DoNotOptimize(low);
+    benchmark::DoNotOptimize(high);
+  }
+  state.SetBytesProcessed(state.iterations() * n * 8);
+}
 
 // One reference-count round trip (an at::Tensor copied and destroyed is one
 // atomic increment and one atomic decrement, uncontended).
@@ -407,6 +467,10 @@ int main(int argc, char** argv) {
   reg("capi_one_import/prefix_embeds", [](benchmark::State& s) { capi_one_import(s); });
   reg("capi_builder_only/empty", [](benchmark::State& s) { capi_builder_only(s); });
 
+  reg("capi_request_check/mot", [](benchmark::State& s) { capi_request_check(s); });
+  reg("capi_full_request/mot", [](benchmark::State& s) { capi_full_request(s); });
+  reg("core_token_ids/1Mi_int64", [](benchmark::State& s) { core_token_ids(s); });
+  reg("floor_minmax/1Mi_int64", [](benchmark::State& s) { floor_minmax(s); });
   reg("floor_atomic_pair/refcount", [](benchmark::State& s) { floor_atomic_pair(s); });
   reg("floor_malloc_free/192B", [](benchmark::State& s) { floor_malloc_free(s); });
   reg("floor_for_blob/tensor", [](benchmark::State& s) { floor_for_blob(s); });

@@ -18,10 +18,16 @@ using bench::Kind;
 
 bench::HeldDLPack* g_dl = nullptr;
 bench::Held* g_held = nullptr;
+modctx_context* g_ctx = nullptr;  // capi_check_request: built once, before the counted loop
+modctx_request g_request{};
 int (*g_case)() = nullptr;
 
 int capi_legacy() { return bench::capi_request<false>(*g_dl) == MODCTX_OK; }
 int capi_versioned() { return bench::capi_request<true>(*g_dl) == MODCTX_OK; }
+int capi_full_request() {
+  return bench::capi_request<false>(*g_dl, false, &bench::mot_model_from_config(), &g_request) == MODCTX_OK;
+}
+int capi_check_request() { return modctx_check_request(g_ctx, &bench::mot_model_from_config(), &g_request, 0) == MODCTX_OK; }
 int capi_rejected() { return bench::capi_request<false>(*g_dl, true) != MODCTX_OK; }
 int capi_builder_only() {
   modctx_builder* b = nullptr;
@@ -69,6 +75,7 @@ int main(int argc, char** argv) {
       {"capi_rejected", capi_rejected},      {"capi_builder_only", capi_builder_only},
       {"capi_one_import", capi_one_import},  {"core_build_forward", core_build_forward},
       {"core_rejected", core_rejected},      {"capi_mot_and_slice", capi_mot_and_slice},
+      {"capi_full_request", capi_full_request}, {"capi_check_request", capi_check_request},
   };
   if (argc != 4 && argc != 5) {
     std::fprintf(stderr, "usage: callgrind_capi CASE CONTEXT N [MEMORY]\n  CASE:");
@@ -98,6 +105,11 @@ int main(int argc, char** argv) {
   static bench::HeldDLPack dl(kind, memory);
   g_dl = &dl;
   g_held = &dl.held;
+  g_ctx = bench::built_from_dlpack(dl);
+  g_request = bench::mot_request();
+  static DLTensor tokens = bench::mot_tokens();  // on the fields' device (a description on cuda:0 by default)
+  tokens.device = dl.dl[0].legacy.dl_tensor.device;
+  g_request.tokens = &tokens;
   int ok = 1;
   for (int i = 0; i < 1000; ++i) ok &= g_case();  // warm-up, not counted
   ok &= bench_loop(n);

@@ -235,12 +235,72 @@ inline modctx_slice c_slice(const modctx::Slice& s) {
   return out;
 }
 
+// The MoT model of the MoT context, read from a KempnerForge config as a
+// server would at start-up: D 4096, 576 image tokens (a random encoder's
+// 576, a projection adapter), bfloat16.
+inline const modctx_model& mot_model_from_config() {
+  static const modctx_model model = [] {
+    static const char kConfig[] =
+        "[model]\ndim = 4096\nn_layers = 32\nn_heads = 32\nvocab_size = 32000\nmax_seq_len = 2048\n"
+        "[vision_encoder]\ntype = \"random\"\nnum_tokens = 576\n[vlm]\narch = \"mot\"\n"
+        "[train]\nmixed_precision = \"bf16\"\n";
+    modctx_model m{};
+    m.struct_size = sizeof m;
+    if (modctx_model_from_config_string(kConfig, sizeof kConfig - 1, &m) != MODCTX_OK) std::abort();
+    return m;
+  }();
+  return model;
+}
+
+// The request's token ids (B, T) int64 on the CPU, borrowed by each check.
+inline const DLTensor& mot_tokens() {
+  static std::vector<int64_t> ids(static_cast<size_t>(kTokensShape[0] * kTokensShape[1]), 7);
+  static int64_t shape[2] = {kTokensShape[0], kTokensShape[1]};
+  static const DLTensor t = [] {
+    DLTensor d{};
+    d.data = ids.data();
+    d.device = {kDLCPU, 0};
+    d.ndim = 2;
+    d.dtype = {kDLInt, 64, 1};
+    d.shape = shape;
+    return d;
+  }();
+  return t;
+}
+
+inline modctx_request mot_request() {
+  modctx_request r{};
+  r.struct_size = sizeof r;
+  r.kv_caches = MODCTX_KV_NONE;
+  r.tokens = &mot_tokens();
+  return r;
+}
+
+// A context built from the held DLPack tensors, outside any timing.
+inline modctx_context* built_from_dlpack(HeldDLPack& h) {
+  modctx_builder* b = nullptr;
+  modctx_context* ctx = nullptr;
+  modctx_builder_new(&b);
+  for (size_t i = 0; i < h.dl.size(); ++i)
+    modctx_builder_set_dlpack(b, static_cast<modctx_field>(h.held.spec.fields[i].field), &h.dl[i].legacy);
+  if (h.held.spec.slice) {
+    const modctx_slice sl = c_slice(*h.held.spec.slice);
+    modctx_builder_set_output_slice(b, &sl);
+  }
+  modctx_builder_build(b, &ctx);
+  modctx_builder_free(b);
+  return ctx;
+}
+
 // One request through the C ABI, as a server does it: a builder, every
 // tensor handed in as DLPack (imported: validated and wrapped), the slice,
 // build (construction checks), the forward checks, then both handles freed
 // (every deleter runs). Returns the first failing status.
+// With `model` and `request`, the last step is modctx_check_request (the
+// whole request against the model) instead of modctx_check_forward.
 template <bool kVersioned>
-inline modctx_status capi_request(HeldDLPack& h, bool with_extra = false) {
+inline modctx_status capi_request(HeldDLPack& h, bool with_extra = false, const modctx_model* model = nullptr,
+                                  const modctx_request* request = nullptr) {
   modctx_builder* b = nullptr;
   modctx_context* ctx = nullptr;
   modctx_status s = modctx_builder_new(&b);
@@ -260,7 +320,9 @@ inline modctx_status capi_request(HeldDLPack& h, bool with_extra = false) {
     s = modctx_builder_set_output_slice(b, &sl);
   }
   if (s == MODCTX_OK) s = modctx_builder_build(b, &ctx);
-  if (s == MODCTX_OK) {
+  if (s == MODCTX_OK && model) {
+    s = modctx_check_request(ctx, model, request, 0);
+  } else if (s == MODCTX_OK) {
     const auto& fwd = h.held.spec.forward;
     s = modctx_check_forward(ctx, fwd.has_tokens, fwd.has_kv_caches);
   }
