@@ -15,6 +15,8 @@
 // key path; read_model_config adds the source, once.
 #include "modctx/config.hpp"
 
+#include "printable.hpp"
+
 // toml++ 3.3 asserts a precondition that input can break: "[=]" (a table
 // header whose first character starts no key) reaches parse_key, whose code
 // then refuses it with a parse error, but only after a TOML_ASSERT_ASSUME:
@@ -58,26 +60,6 @@ struct Refusal {
 [[noreturn]] void refuse(std::string message) { throw Refusal{std::move(message)}; }
 
 // ---------------------------------------------------------------- printing
-
-// Bytes outside printable ASCII as \xNN; in quotes, quotes and backslashes
-// escaped too.
-std::string printable(std::string_view s, bool quoting = false) {
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    if (quoting && (c == '"' || c == '\\')) {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::string in_quotes(std::string_view s) { return "\"" + printable(s, true) + "\""; }
 

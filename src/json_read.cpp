@@ -1,5 +1,6 @@
 // The strict JSON parser and the shared readers (see json_read.hpp).
 #include "json_read.hpp"
+#include "printable.hpp"
 
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
@@ -19,23 +20,6 @@ namespace modctx::json {
 namespace {
 
 [[noreturn]] void throw_at(const std::string& path, const std::string& message) { throw ReadError(path, message); }
-
-// Bytes outside printable ASCII as \xNN (nlohmann quotes raw input bytes in
-// its messages).
-std::string printable(const std::string& s) {
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 // Builds the DOM as nlohmann's own parser does, and refuses a key twice in
 // one object and nesting deeper than kMaxDepth, naming the value's pointer.
@@ -66,6 +50,7 @@ class StrictDom {
     // (out_of_range.406 for numbers too large for a double, e.g. 1e400).
     const std::string what = e.what();
     const auto bracket = what.find("] ");
+    // nlohmann quotes raw input bytes in its messages.
     return error("", "malformed JSON: " + printable(bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
 
