@@ -179,10 +179,17 @@ TEST_CASE("request: MoT counts image and text positions apart") {
          "MoT splits the residual at 4 image tokens and needs at least one position in each stream, but the residual "
          "has 4 positions");
   CHECK(mot(4, 1).run(m).ok());
-  // Without the model's count, the prefix's length is the split.
+  // Without the model's count, the prefix's length is the split; without a
+  // prefix either, the split is unknown and only the shapes are checked.
   m.num_image_tokens.reset();
   CHECK(mot(5, 8).run(m).ok());
   CHECK(mot(5, 9).run(m).code == Code::length);
+  CHECK(Request{}.set(Field::inputs_embeds, meta({2, 30, 8})).set(Field::modality_ids, meta({2, 30}, at::kLong)).run(m).ok());
+  m.modality_names = {"image", "image"};
+  expect(mot(5, 8).run(m), Code::shape,
+         "MoTBlock.forward: streams keys ['image', 'text'] do not match construction-time modalities ['image', "
+         "'image']");
+  m.modality_names.clear();
   m.num_image_tokens = 4;
   // The model's image-token count is checked before the budget.
   expect(mot(5, 1).run(m), Code::shape,
