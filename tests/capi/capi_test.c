@@ -1586,6 +1586,23 @@ static void test_config(void) {
     EXPECT(memcmp(&before, &m, sizeof m) == 0);
     EXPECT(modctx_status_class_of(MODCTX_ERR_FORMAT) == MODCTX_CLASS_REQUEST);
   }
+  /* Names the struct cannot carry: a comma, or more than its 127 bytes. */
+  {
+    const char *comma = "[model]\nn_heads = 4\nn_kv_heads = 4\ndim = 32\n[vision_encoder]\n"
+                        "[vlm]\narch = \"mot\"\nmot_modalities = [\"image\", \"text\", \"a,b\"]\n";
+    modctx_model before = m;
+    EXPECT_STATUS(modctx_model_from_config_string(comma, strlen(comma), &m), MODCTX_ERR_UNSUPPORTED);
+    EXPECT_STR(modctx_last_error(),
+               "modctx_model_from_config_string: the modality name \"a,b\" holds a comma "
+               "(modctx_model.modalities separates names with commas)");
+    EXPECT(memcmp(&before, &m, sizeof m) == 0);
+    char long_config[512];
+    snprintf(long_config, sizeof long_config,
+             "[model]\nn_heads = 4\nn_kv_heads = 4\ndim = 32\n[vision_encoder]\n[vlm]\narch = \"mot\"\n"
+             "mot_modalities = [\"image\", \"text\", \"%0100d\", \"%0100d\"]\n", 1, 2);
+    EXPECT_STATUS(modctx_model_from_config_string(long_config, strlen(long_config), &m), MODCTX_ERR_UNSUPPORTED);
+    EXPECT(strstr(modctx_last_error(), "do not fit modctx_model.modalities (127 bytes)") != NULL);
+  }
   EXPECT_STATUS(modctx_model_from_config_string("", 0, &m), MODCTX_OK); /* every default: a text model */
   EXPECT(m.arch == MODCTX_ARCH_TEXT && m.hidden_size == 4096 && m.vocab_size == 32000 && m.max_seq_len == 2048);
   EXPECT_STATUS(modctx_model_from_config("/nonexistent/modctx/train.toml", &m), MODCTX_ERR_IO);
