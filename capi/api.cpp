@@ -568,14 +568,6 @@ MODCTX_API modctx_status modctx_check_request(const modctx_context* context, con
 
 namespace {
 
-// The modctx_dtype code of a dtype (the inverse of dtype_from_code).
-int32_t dtype_code(at::ScalarType dtype) {
-  at::ScalarType t{};
-  for (int code = 0; modctx::dtype_from_code(code, &t); ++code)
-    if (t == dtype) return code;
-  return -1;
-}
-
 // A ModelSpec into the caller's struct: every field its struct_size covers.
 // The only failure comes before the first write: on failure *out is unchanged.
 modctx_status write_model(const Call& call, const modctx::ModelSpec& spec, modctx_model* out) {
@@ -594,7 +586,7 @@ modctx_status write_model(const Call& call, const modctx::ModelSpec& spec, modct
   out->hidden_size = spec.hidden_size;
   out->num_modalities = spec.num_modalities;
   out->num_image_tokens = spec.num_image_tokens.value_or(-1);
-  out->text_dtype = spec.text_dtype ? dtype_code(*spec.text_dtype) : -1;
+  out->text_dtype = spec.text_dtype ? modctx::dtype_code(*spec.text_dtype) : -1;
   if (covers(*out, &modctx_model::vocab_size)) out->vocab_size = spec.vocab_size.value_or(0);
   if (covers(*out, &modctx_model::max_seq_len)) out->max_seq_len = spec.max_seq_len.value_or(0);
   if (covers(*out, &modctx_model::cross_attention_blocks)) {

@@ -144,13 +144,14 @@ Status validate_devices(const ModalityContext& c, const ModelForward& forward) {
 }
 
 // Values are read on the host only: modctx's core never runs device code.
-Status validate_readable(const at::Tensor& t, const std::string& name) {
+template <class Name>
+Status validate_readable(const at::Tensor& t, Name&& name) {
   if (!t.is_cpu())
-    return Status::failure(Code::unsupported, name + " is on " + t.device().str() +
+    return Status::failure(Code::unsupported, name() + " is on " + t.device().str() +
                                                   ", which this LibTorch cannot read; its values were not checked");
   if (!t.has_storage() || t.storage().data() == nullptr)
     return Status::failure(Code::unsupported,
-                           name + " holds no data (a metadata-only tensor); its values were not checked");
+                           name() + " holds no data (a metadata-only tensor); its values were not checked");
   return Status::success();
 }
 
@@ -189,7 +190,7 @@ ValueRange range_of(const at::Tensor& t) {
 // CPU and a device-side assert (the process dies) on a GPU.
 Status validate_token_id_values(const at::Tensor& tokens, int64_t vocab_size) {
   if (tokens.numel() == 0) return Status::success();
-  Status s = validate_readable(tokens, "tokens");
+  Status s = validate_readable(tokens, [] { return std::string("tokens"); });
   if (!s.ok()) return s;
   const ValueRange r = range_of(tokens);
   if (r.low >= 0 && r.high < vocab_size) return Status::success();
@@ -226,7 +227,7 @@ std::vector<std::string> modality_names(const ModelSpec& m) {
 // the positions no modality group takes. modctx's otherwise.
 Status validate_modality_id_values(const at::Tensor& ids, const ModelSpec& model) {
   if (ids.numel() == 0) return Status::success();
-  Status s = validate_readable(ids, field_ref(Field::modality_ids));
+  Status s = validate_readable(ids, ref_of(Field::modality_ids));
   if (!s.ok()) return s;
   const int64_t n = model.num_modalities;
   const ValueRange r = range_of(ids);
@@ -398,6 +399,8 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
   if (has_tokens) {
     if (tokens_shape.size() != 2)
       return shape_error("tokens must have shape (B, T), got " + shape_tuple(tokens_shape));
+    if (tokens_shape[0] < 0 || tokens_shape[1] < 0)  // a shape typed in, not a tensor's
+      return shape_error("tokens must have sizes >= 0, got " + shape_tuple(tokens_shape));
     p.batch = tokens_shape[0];
     p.residual = tokens_shape[1];
     p.batch_source = "tokens";
@@ -413,7 +416,10 @@ Status validate_model(const ModalityContext* context, const ModelSpec& model, co
   if (c.has(Field::prefix_embeds)) {
     s = validate_bsd(c.prefix_embeds(), Field::prefix_embeds, "(B, N, D)", p.batch, p.batch_source, hidden);
     if (!s.ok()) return s;
-    p.residual += c.prefix_embeds().size(1);
+    if (__builtin_add_overflow(p.residual, c.prefix_embeds().size(1), &p.residual))
+      return shape_error("the residual's length overflows: " + std::to_string(c.prefix_embeds().size(1)) +
+                         " image tokens and " + std::to_string(tokens_shape.empty() ? 0 : tokens_shape.back()) +
+                         " text tokens");
   }
   const int64_t residual[2] = {p.batch, p.residual};
 

@@ -147,6 +147,11 @@ bool dtype_from_code(int code, c10::ScalarType* out) noexcept {
   return found(find_row([&](const DtypeRow& r) { return r.code >= 0 && r.code == code; }), out);
 }
 
+int dtype_code(c10::ScalarType type) noexcept {
+  const DtypeRow* row = row_of(type);
+  return row ? row->code : -1;
+}
+
 const char* safetensors_dtype_name(c10::ScalarType type) noexcept {
   const DtypeRow* row = row_of(type);
   return row ? row->safetensors : nullptr;

@@ -5,6 +5,7 @@
 #include "catch_with_torch.hpp"
 
 #include <cstring>
+#include <limits>
 
 #include "helpers.hpp"
 
@@ -429,4 +430,19 @@ TEST_CASE("request: checks meet problems in the order the reference's forward do
   for (int64_t n : {4, 5})
     expect(Request{}.set(Field::image_features, meta({2, n, 8})).with_tokens(meta({2, 6}, at::kLong)).run(jd),
            Code::unused_field, "modality.image_features is not used by a joint_decoder model");
+}
+
+TEST_CASE("request: a token shape typed in must be a shape") {
+  const ModalityContext jd(Request{}.set(Field::prefix_embeds, meta({2, 10, 8})).fields);
+  auto run = [&](std::vector<int64_t> shape) {
+    ModelForward f;
+    f.has_tokens = true;
+    f.tokens_shape = shape;
+    return modctx::validate_model(&jd, model(Arch::joint_decoder), f);
+  };
+  expect(run({2, -5}), Code::shape, "tokens must have sizes >= 0, got (2, -5)");
+  expect(run({-2, 5}), Code::shape, "tokens must have sizes >= 0, got (-2, 5)");
+  expect(run({2, std::numeric_limits<int64_t>::max()}), Code::shape,
+         "the residual's length overflows: 10 image tokens and 9223372036854775807 text tokens");
+  CHECK(run({2, 6}).ok());
 }

@@ -73,31 +73,32 @@ struct ValueChecks {
   bool token_ids_range = false;                 // token ids within [0, vocab_size) (needs the model's vocab_size)
 };
 
-// Everything, in this order (the first failure is returned):
-//  1. the model itself (Code::invalid_argument for an impossible spec or
-//     KV cache state);
+// Everything, in this order (the first failure is returned), which follows
+// the order in which the reference's forward meets each problem:
+//  1. the model itself and the KV caches' state (Code::invalid_argument);
 //  2. the reference's forward-time checks (validate_forward);
 //  3. the token ids' dtype: nn.Embedding takes int64 or int32 (Code::dtype);
 //  4. what must hold for the reference to build the residual at all
-//     (tokens (B, T); inputs_embeds (B, S, D); prefix_embeds (B, N, D) with
-//     the tokens' B and the model's D): the reference fails there with an
-//     opaque PyTorch error, before its model-time checks;
+//     (tokens (B, T) of sizes >= 0; inputs_embeds of at least 2 dims;
+//     prefix_embeds (B, N, D) with the tokens' B and the model's D): the
+//     reference fails there with an opaque PyTorch error;
 //  5. the reference's model-time checks with its messages (MoT / MoMa
 //     without modality_ids, modality_ids not of the residual's shape, MoT's
-//     streams against its modalities, Cross-Attention without
-//     image_features when a block fires), then its output slice (step 0 or
+//     streams against its modalities);
+//  6. what the first block needs: inputs_embeds (B, S, D); at least one
+//     sample and one position (MoT: in each stream); the model's image
+//     tokens; the RoPE budget (cache fill + the residual's length within
+//     max_seq_len; MoT counts image and text positions apart) (Code::length);
+//     the KV caches' room and batch, doc_ids or key_padding_mask with KV
+//     caches (the reference's assert) (Code::kv_cache);
+//  7. the rest of the reference's forward: Cross-Attention without
+//     image_features when a block fires, then the output slice (step 0 or
 //     below);
-//  6. the positions and the KV caches: the RoPE budget (cache fill + the
-//     residual's length within max_seq_len; MoT counts image and text
-//     positions apart) (Code::length); the caches' room and batch
-//     (Code::kv_cache); doc_ids or key_padding_mask with KV caches (the
-//     reference's assert, Code::kv_cache);
-//  7. modctx's own: fields and arguments the architecture does not use
+//  8. modctx's own: fields and arguments the architecture does not use
 //     (doc_ids with MoT); shapes (ranks, batch, hidden size, image_mask
 //     against image_features, key_padding_mask and doc_ids against the
-//     residual, the model's image tokens); dtypes; one device for all,
-//     tokens and doc_ids included;
-//  8. value checks asked for in `values`, token ids first (these read data:
+//     residual); dtypes; one device for all, tokens and doc_ids included;
+//  9. value checks asked for in `values`, token ids first (these read data:
 //     a tensor whose memory this LibTorch cannot read gives
 //     Code::unsupported).
 // Metadata only unless a value check is asked for. Never throws for a bad

@@ -81,6 +81,8 @@ std::string dtype_list();
 // The C ABI's modctx_dtype code (MODCTX_DTYPE_FLOAT32 = 0 ...) as a dtype;
 // false for codes outside the enumeration.
 bool dtype_from_code(int code, c10::ScalarType* out) noexcept;
+// The other way: the modctx_dtype code of a dtype; -1 for a dtype without one.
+int dtype_code(c10::ScalarType type) noexcept;
 
 // safetensors' name ("F32", "BOOL", ...); nullptr where safetensors has none
 // or LibTorch 1.13 cannot save the type.
