@@ -538,11 +538,8 @@ modctx_status read_request(const Call& call, const modctx_request* r, at::Tensor
   if (r->tokens) s = modctx::capi::import_borrowed(*r->tokens, "tokens", tokens);
   if (s.ok() && r->doc_ids) s = modctx::capi::import_borrowed(*r->doc_ids, "doc_ids", doc_ids);
   if (!s.ok()) return set_error(s);
-  if (r->tokens) {
-    out->has_tokens = true;
-    out->tokens = tokens;
-    out->tokens_shape = tokens->sizes();
-  }
+  // The tensors imply has_tokens and the token shape (ModelForward's rule).
+  if (r->tokens) out->tokens = tokens;
   if (r->doc_ids) out->doc_ids = doc_ids;
   out->has_kv_caches = kv != MODCTX_KV_NONE;
   if (kv == MODCTX_KV_STATE) out->kv_cache = modctx::KvCacheState{r->kv_seq_len, r->kv_capacity, r->kv_batch};
